@@ -1,0 +1,26 @@
+"""Sessions: the contract per variant (test), memray profiles (profile), the written comparison
+(report) and speed against peers (bench). `nox -l` lists them."""
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
+VARIANTS = ["strong", "weakref", "gc_only"]
+
+nox.options.sessions = ["test"]
+nox.options.default_venv_backend = "venv"
+
+
+def install_variant(session, variant, *groups):
+    """One variant's dezero, built from its folder, and the named dependency groups."""
+    requirements = [r for group in groups for r in nox.project.dependency_groups(PYPROJECT, group)]
+    session.install(str(ROOT / "variants" / variant), *requirements)
+
+
+@nox.session
+@nox.parametrize("variant", VARIANTS, ids=VARIANTS)
+def test(session, variant):
+    """Run the shared contract against one variant, in its own environment."""
+    install_variant(session, variant, "test")
+    session.run("pytest", "--memray", *session.posargs)

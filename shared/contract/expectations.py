@@ -1,0 +1,51 @@
+"""What each memory policy is expected to free, and when: the one place that names variants.
+
+Every contract test reads the row of the installed variant (`EXPECTED`), so a test states
+the behaviour and this table states which policy shows it.
+"""
+from dataclasses import dataclass
+
+import dezero
+
+SEED_ARRAY_BYTES = 10_000 * 8  # one float64 array of the seed loop
+SEED_GRAPH_BYTES = 4 * SEED_ARRAY_BYTES  # x and the three outputs of square(square(square(x)))
+SEED_ITERATIONS = 10
+SMALL_BUDGET = 1 << 20  # gc_only's budget in the memory tests, so that 10 seed graphs pass it
+
+
+@dataclass(frozen=True)
+class MemoryExpectation:
+    """How one policy frees a graph the program has dropped, with the cyclic collector off."""
+
+    freed_on_drop: bool  # by reference counting alone, the moment the last reference goes
+    freed_at_budget: bool  # by the variant's own gc.collect() once graph bytes pass its budget
+    seed_loop_peak_limit: int  # pytest-memray limit_memory for the seed loop, in bytes
+    seed_loop_leak_limit: int  # pytest-memray limit_leaks for the seed loop, per location, in bytes
+
+
+EXPECTATIONS = {
+    # Each seed graph is a cycle; with the collector off all ten stay: 10 graphs, 3.2 MB.
+    "strong": MemoryExpectation(
+        freed_on_drop=False, freed_at_budget=False,
+        seed_loop_peak_limit=SEED_ITERATIONS * SEED_GRAPH_BYTES + SEED_GRAPH_BYTES,
+        seed_loop_leak_limit=SEED_ITERATIONS * SEED_GRAPH_BYTES,
+    ),
+    # Reference counting frees the previous graph as the next one is bound: at most two
+    # graphs are alive, and nothing is left when the loop's frame goes.
+    "weakref": MemoryExpectation(
+        freed_on_drop=True, freed_at_budget=True,
+        seed_loop_peak_limit=2 * SEED_GRAPH_BYTES + SEED_ARRAY_BYTES,
+        seed_loop_leak_limit=SEED_ARRAY_BYTES,
+    ),
+    # Cycles pile up until the graphs' output bytes (3 of every 4 arrays) pass SMALL_BUDGET,
+    # then one collection frees all but the graph being built: the peak is 4/3 of the budget
+    # in whole graphs plus that survivor and the graph under construction; what is left at
+    # the end is what has piled up since the last collection, under the budget.
+    "gc_only": MemoryExpectation(
+        freed_on_drop=False, freed_at_budget=True,
+        seed_loop_peak_limit=SMALL_BUDGET * 4 // 3 + 3 * SEED_GRAPH_BYTES,
+        seed_loop_leak_limit=SMALL_BUDGET + SEED_GRAPH_BYTES,
+    ),
+}
+
+EXPECTED = EXPECTATIONS[dezero.VARIANT]

@@ -1,0 +1,104 @@
+"""Who frees a dropped graph, and when: weakref probes and memray bounds, per EXPECTED's row."""
+import gc
+import weakref
+
+import numpy as np
+import pytest
+
+import dezero
+from dezero import Variable, square
+from expectations import EXPECTED, SEED_ITERATIONS, SMALL_BUDGET
+
+
+def build_graph(size=100):
+    """x -> square -> square -> y; returns the output and probes on its inner nodes."""
+    x = Variable(np.random.randn(size))
+    y = square(square(x))
+    inner = y.creator.inputs[0]
+    probes = [weakref.ref(obj) for obj in (y, y.creator, inner, inner.creator)]
+    return y, probes
+
+
+def alive(probes):
+    return [probe() is not None for probe in probes]
+
+
+def test_graph_is_alive_while_the_output_is_referenced(collector_off):
+    y, probes = build_graph()
+    assert all(alive(probes))
+    y.backward()
+    assert all(alive(probes))
+
+
+def test_dropped_graph_under_reference_counting_alone(collector_off):
+    y, probes = build_graph()
+    del y
+    expected = [not EXPECTED.freed_on_drop] * len(probes)
+    assert alive(probes) == expected
+
+
+def test_dropped_graph_after_a_full_collection(collector_off):
+    y, probes = build_graph()
+    del y
+    gc.collect()
+    assert not any(alive(probes))
+
+
+def test_dropped_graph_freed_at_the_budget_and_not_before(collector_off, small_budget):
+    graph_bytes = 2 * 100 * 8  # the two square outputs of build_graph(100)
+    y, probes = build_graph()
+    del y
+    # Stay below the budget: nothing but reference counting may have freed it yet.
+    filler = []
+    for _ in range(SMALL_BUDGET // graph_bytes - 2):
+        filler.append(build_graph()[0])
+    assert alive(probes) == [not EXPECTED.freed_on_drop] * len(probes)
+    # Pass the budget with graphs that are themselves dropped at once.
+    for _ in range(4):
+        build_graph()
+    assert alive(probes) == [not EXPECTED.freed_at_budget] * len(probes)
+    assert all(y.creator is not None for y in filler)  # what the program keeps is never freed
+
+
+def test_collections_triggered_are_counted(collector_off, small_budget):
+    if small_budget is None:
+        assert not hasattr(dezero, "collector")
+        return
+    before_count, before_seconds = small_budget.collections, small_budget.seconds
+    for _ in range(3):
+        build_graph(size=SMALL_BUDGET // 8)  # each graph's outputs alone pass the budget
+    assert small_budget.collections == before_count + 3
+    assert small_budget.seconds > before_seconds
+
+
+def seed_loop():
+    for i in range(SEED_ITERATIONS):
+        x = Variable(np.random.randn(10000))
+        y = square(square(square(x)))  # noqa: F841 - the seed keeps y until the next iteration
+
+
+@pytest.mark.limit_memory(f"{EXPECTED.seed_loop_peak_limit}B")
+def test_seed_loop_peak_memory(collector_off, small_budget):
+    seed_loop()
+
+
+@pytest.mark.limit_leaks(f"{EXPECTED.seed_loop_leak_limit}B")
+def test_seed_loop_leaks(collector_off, small_budget):
+    seed_loop()
+
+
+def test_seed_loop_holds_graphs_by_policy(collector_off, small_budget):
+    """The deterministic twin of the memray bounds: count the seed's outputs still alive."""
+    probes = []
+    for i in range(SEED_ITERATIONS):
+        x = Variable(np.random.randn(10000))
+        y = square(square(square(x)))
+        probes.append(weakref.ref(y))
+    del x, y
+    survivors = sum(probe() is not None for probe in probes)
+    if EXPECTED.freed_on_drop:
+        assert survivors == 0
+    elif EXPECTED.freed_at_budget:
+        assert 0 < survivors < SEED_ITERATIONS
+    else:
+        assert survivors == SEED_ITERATIONS

@@ -1,0 +1,1 @@
+"""Shared, variant-neutral code: workloads, profiling harness, report, bench and the drift guard."""
