@@ -1,9 +1,16 @@
 import gc
+import os
 
 import dezero
 import pytest
+from hypothesis import settings
 
 from expectations import SMALL_BUDGET
+
+
+# CI gets the same examples on every run, so a red build is about the change, not the draw.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 
 def pytest_report_header(config):

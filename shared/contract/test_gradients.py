@@ -75,8 +75,8 @@ def expressions(depth):
 
 
 def _is_well_conditioned(f, x):
-    """Finite, moderate values, and no division by something near zero along the way."""
-    with np.errstate(all="ignore"):
+    """Finite, moderate values, and no division by zero or overflow along the way."""
+    with np.errstate(all="raise"):
         try:
             value = f(Variable(x)).data
             nearby = [f(Variable(np.asarray(x + d))).data for d in (-1e-3, 1e-3)]
