@@ -102,3 +102,12 @@ def test_seed_loop_holds_graphs_by_policy(collector_off, small_budget):
         assert 0 < survivors < SEED_ITERATIONS
     else:
         assert survivors == SEED_ITERATIONS
+
+
+def test_import_leaves_the_interpreters_collector_settings_alone():
+    import subprocess
+    import sys
+    code = ("import gc; before = (gc.isenabled(), gc.get_threshold(), len(gc.callbacks)); import dezero; "
+            "after = (gc.isenabled(), gc.get_threshold(), len(gc.callbacks)); print(before == after)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "True"
