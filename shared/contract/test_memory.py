@@ -1,5 +1,7 @@
 """Who frees a dropped graph, and when: weakref probes and memray bounds, per EXPECTED's row."""
 import gc
+import subprocess
+import sys
 import weakref
 
 import numpy as np
@@ -105,8 +107,6 @@ def test_seed_loop_holds_graphs_by_policy(collector_off, small_budget):
 
 
 def test_import_leaves_the_interpreters_collector_settings_alone():
-    import subprocess
-    import sys
     code = ("import gc; before = (gc.isenabled(), gc.get_threshold(), len(gc.callbacks)); import dezero; "
             "after = (gc.isenabled(), gc.get_threshold(), len(gc.callbacks)); print(before == after)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
