@@ -24,3 +24,10 @@ def test(session, variant):
     """Run the shared contract against one variant, in its own environment."""
     install_variant(session, variant, "test")
     session.run("pytest", "--memray", *session.posargs)
+
+
+@nox.session
+def report(session):
+    """Render reports/COMPARISON.md and its charts from reports/summary.json alone (no profiling)."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "report"))
+    session.run("python", "-m", "graphmem.report", *session.posargs, env={"PYTHONPATH": str(ROOT / "shared")})

@@ -1,0 +1,397 @@
+"""reports/COMPARISON.md rendered from reports/summary.json alone, and `python -m graphmem.report` to write it.
+
+The markdown is rendered by `render_markdown`, which needs neither matplotlib nor a profiler, so the
+test sessions can check that the committed report is exactly what the committed summary renders to.
+`main` adds the PNG charts (graphmem.charts) and writes everything atomically.
+"""
+import argparse
+import ast
+import os
+import posixpath
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from graphmem import report_argument
+from graphmem.report_data import (
+    MODE_MEANING, MODES, NOT_MEASURED, REFERENCE_VARIANT, SummaryError, budget_sweeps, chart_plan,
+    collecting_seconds, collector_runs, default_budget, fmt_bytes, fmt_count, fmt_params, fmt_ratio,
+    fmt_seconds, headline_params, headline_run, load_summary, matching_run, peak, peak_to_bound, ratio,
+    runs_sorted, sweep, workload_names,
+)
+from graphmem.variant_sources import CANONICAL, ROOT, VARIANTS, VARIANTS_DIR, differing_lines, hunks, variant_files
+
+SUMMARY_PATH = ROOT / "reports" / "summary.json"
+REPORT_PATH = ROOT / "reports" / "COMPARISON.md"
+REPORT_DIR = "reports"  # where COMPARISON.md lives, relative to the repository root; links start here
+PROFILE_COMMAND = "python3 -m nox -s profile"
+REPORT_COMMAND = "python3 -m nox -s report"
+
+
+# --- markdown building blocks ------------------------------------------------------------------
+
+def md_table(headers, rows, right=()):
+    """A GitHub table with every column padded to its widest cell; columns in `right` align right."""
+    cells = [[str(cell).replace("|", "\\|") for cell in row] for row in [headers, *rows]]
+    widths = [max(3, *(len(row[index]) for row in cells)) for index in range(len(headers))]
+
+    def line(row):
+        return "| " + " | ".join(
+            cell.rjust(width) if index in right else cell.ljust(width)
+            for index, (cell, width) in enumerate(zip(row, widths))
+        ) + " |"
+
+    rule = "| " + " | ".join(
+        "-" * (width - 1) + ":" if index in right else "-" * width for index, width in enumerate(widths)
+    ) + " |"
+    return "\n".join([line(cells[0]), rule, *(line(row) for row in cells[1:])])
+
+
+def report_link(path):
+    """A repository-relative path as a link target from COMPARISON.md's folder."""
+    return posixpath.relpath(path, REPORT_DIR)
+
+
+def committed_paths(root=ROOT):
+    """Repository paths git tracks; without git, the files that exist (a fresh clone has only those)."""
+    try:
+        listing = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True, check=True).stdout
+        return frozenset(listing.decode("utf-8").split("\0")) - {""}
+    except (OSError, subprocess.CalledProcessError):
+        return frozenset(str(path.relative_to(root)) for path in root.rglob("*") if path.is_file())
+
+
+# --- 1. what was compared ----------------------------------------------------------------------
+
+def policy_statement(variant, variants_root=VARIANTS_DIR):
+    """The variant's own `POLICY = "..."` sentence, read from its source rather than retyped here."""
+    for path in variant_files(variant, variants_root):
+        if path.endswith(".py"):
+            tree = ast.parse((variants_root / variant / path).read_text(encoding="utf-8"))
+            for node in tree.body:
+                if isinstance(node, ast.Assign) and any(
+                        isinstance(target, ast.Name) and target.id == "POLICY" for target in node.targets):
+                    return ast.literal_eval(node.value)
+    return "(no POLICY statement in its source)"
+
+
+def unified_hunks(variant, variants_root):
+    """One ```diff block per file that differs from strong, with unified-diff hunk headers."""
+    blocks = []
+    paths = sorted(set(variant_files(CANONICAL, variants_root)) | set(variant_files(variant, variants_root)))
+    for path in paths:
+        found = hunks(variant, path, variants_root)
+        if not found:
+            continue
+        lines = [f"--- variants/{CANONICAL}/{path}", f"+++ variants/{variant}/{path}"]
+        for hunk in found:
+            old_start = hunk.strong_start if hunk.strong_lines else hunk.strong_start - 1
+            new_start = hunk.other_start if hunk.other_lines else hunk.other_start - 1
+            lines.append(f"@@ -{old_start},{len(hunk.strong_lines)} +{new_start},{len(hunk.other_lines)} @@")
+            lines += [f"-{text}" for text in hunk.strong_lines] + [f"+{text}" for text in hunk.other_lines]
+        blocks.append("```diff\n" + "\n".join(lines) + "\n```")
+    return blocks
+
+
+def section_compared(summary, variants_root):
+    budget = default_budget(summary)
+    rows = []
+    for variant in VARIANTS:
+        if variant == CANONICAL:
+            differing = "canonical text"
+        else:
+            lines = differing_lines(variant, variants_root)
+            differing = (f"{sum(line.variant == variant for line in lines)} lines replace "
+                         f"{sum(line.variant == CANONICAL for line in lines)}")
+        rows.append([f"`{variant}`", policy_statement(variant, variants_root), differing,
+                     f"[core.py](../variants/{variant}/dezero/core.py)"])
+    parts = [
+        "## 1. What was compared",
+        "One DeZero-style define-by-run autograd, built three times. The builds are identical except for the "
+        "lines that decide who frees a computation graph the program has dropped; each policy below is the "
+        "variant's own `dezero.POLICY` sentence, read from its source.",
+        md_table(["variant", "policy (`dezero.POLICY`)", "lines that differ from strong", "source"], rows),
+        "gc_only's budget outside the budget sweep: "
+        + (f"{fmt_bytes(budget)} ({budget:,} bytes) of graph arrays between its own collections."
+           if budget is not None else f"{NOT_MEASURED} (no gc_only run in this summary)."),
+        "Every workload ran once per variant and per collector mode, each in its own process:",
+        md_table(["mode", "meaning"], [[f"`{mode}`", MODE_MEANING[mode]] for mode in MODES]),
+        "### The code that differs",
+        "These are all the lines in which a variant differs from strong, extracted from the sources by "
+        "`shared/graphmem/variant_sources.py`; everything else is the same text, and "
+        "`shared/contract/test_drift.py` fails on any difference that is not marked `# policy: <variant>`.",
+    ]
+    for variant in VARIANTS:
+        if variant != CANONICAL:
+            parts.append(f"#### {variant} against strong")
+            parts += unified_hunks(variant, variants_root)
+    return parts
+
+
+# --- 2. headline table -------------------------------------------------------------------------
+
+def status_cell(run):
+    return NOT_MEASURED if run is None else run["status"]
+
+
+def peak_cell(run):
+    value = peak(run)
+    if run is not None and run["status"] == "ceiling" and value is not None:
+        return f"≥ {fmt_bytes(value)}"  # stopped at the ceiling: it would have used more
+    return fmt_bytes(value) if run is not None and run["status"] != "failed" else "—"
+
+
+def collector_cell(run):
+    runs = collector_runs(run)
+    if runs is None:
+        return NOT_MEASURED
+    text = "/".join(str(count) for count in runs)
+    own = run["gc"].get("variant_collections")
+    return f"{text} ({own} its own)" if own is not None else text
+
+
+def headline_row(summary, run, mode, variant):
+    if run is None or run["status"] == "failed":
+        return [f"`{mode}`", variant, status_cell(run)] + ["—"] * 9
+    reference = matching_run(summary, run, REFERENCE_VARIANT)
+    at_least = "≥ " if run["status"] == "ceiling" else ""
+    return [
+        f"`{mode}`", variant, run["status"], peak_cell(run), at_least + fmt_ratio(peak_to_bound(run)),
+        at_least + fmt_ratio(ratio(peak(run), peak(reference))), fmt_seconds(run.get("wall_seconds")),
+        fmt_count(run.get("total_allocations")), collector_cell(run), fmt_seconds(collecting_seconds(run)),
+        fmt_bytes(run.get("held_bytes_at_return")), fmt_bytes(run.get("held_bytes_after_collect")),
+    ]
+
+
+def status_notes(runs):
+    return [f"- `{run['id']}`: **{run['status']}**: {run.get('reason') or 'no reason recorded'}"
+            for run in runs if run is not None and run["status"] != "ok"]
+
+
+def section_headline(summary):
+    parts = [
+        "## 2. Headline: every workload, both collector modes",
+        "Each row is one process. **peak heap**: the most memory the process held at once while the workload "
+        "ran (memray). **× bound**: peak over the workload's live-set bound, the arrays it needs at one time. "
+        "**× weakref**: peak over weakref's on the same workload and mode. **allocations**: every allocation "
+        "memray saw. **collector runs**: cyclic collections of generations 0/1/2 (from `gc.callbacks`), with "
+        "those gc_only triggered itself in brackets; **collector pause**: their total time. **held**: array "
+        "bytes still referenced by dezero Variables when the workload returned, and after one `gc.collect()`. "
+        "Runs that hit the memory ceiling show the peak they had reached when stopped; failed runs show why.",
+    ]
+    headers = ["mode", "variant", "status", "peak heap", "× bound", "× weakref", "wall time", "allocations",
+               "collector runs", "collector pause", "held at return", "held after collect"]
+    for workload in workload_names(summary):
+        info = summary["workloads"].get(workload, {})
+        params = headline_params(summary, workload)
+        runs = [(mode, variant, headline_run(summary, workload, mode, variant))
+                for mode in MODES for variant in VARIANTS]
+        bound = next((run["live_set_bound_bytes"] for _, _, run in runs if run is not None), None)
+        parts.append(f"### {workload}")
+        if bound is None:
+            parts.append(f"{info.get('description', 'No description in the summary')}. Not measured: "
+                         "this summary has no run of it at its default parameters.")
+            continue
+        parts.append(
+            f"{info.get('description', 'No description in the summary')}. "
+            f"Parameters: `{fmt_params(params) if params is not None else NOT_MEASURED}`. "
+            f"Live-set bound: {info.get('live_set_bound', 'no formula in the summary')}"
+            f" = {fmt_bytes(bound)}."
+        )
+        parts.append(md_table(headers, [headline_row(summary, run, mode, variant) for mode, variant, run in runs],
+                              right=set(range(3, len(headers)))))
+        notes = status_notes([run for _, _, run in runs])
+        if notes:
+            parts.append("\n".join(notes))
+    return parts
+
+
+# --- 3. charts ---------------------------------------------------------------------------------
+
+def sweep_table(summary, chart):
+    parts = []
+    for mode in MODES:
+        points = sweep(summary, chart.workload, mode, chart.key)
+        if not points:
+            continue
+        values = sorted({value for series in points.values() for value, _ in series})
+        variants = [variant for variant in VARIANTS if variant in points]
+        rows = []
+        for value in values:
+            by_variant = {variant: run for variant in variants for v, run in points[variant] if v == value}
+            bound = next((run["live_set_bound_bytes"] for run in by_variant.values()), None)
+            rows.append([f"{value:,}" if isinstance(value, int) else str(value), fmt_bytes(bound)]
+                        + [peak_cell(by_variant.get(variant)) if variant in by_variant else NOT_MEASURED
+                           for variant in variants])
+        parts.append(f"{chart.workload}, collector `{mode}`, peak heap:")
+        parts.append(md_table([chart.key, "live-set bound", *variants], rows, right=set(range(len(variants) + 2))))
+        parts += [note for note in ["\n".join(status_notes(
+            [run for series in points.values() for _, run in series]))] if note]
+    return parts
+
+
+def budget_table(summary):
+    parts = []
+    for workload, mode, params, runs in budget_sweeps(summary):
+        rows = [[fmt_bytes(run["gc_budget"]), run["status"],
+                 fmt_count((run.get("gc") or {}).get("variant_collections")),
+                 fmt_seconds(collecting_seconds(run)), peak_cell(run), fmt_bytes(run.get("held_bytes_at_return"))]
+                for run in runs]
+        for variant in ("strong", REFERENCE_VARIANT):
+            reference = matching_run(summary, runs[0], variant)
+            if reference is not None:
+                rows.append([f"({variant})", reference["status"], "—", fmt_seconds(collecting_seconds(reference)),
+                             peak_cell(reference), fmt_bytes(reference.get("held_bytes_at_return"))])
+        parts.append(f"{workload}, collector `{mode}`, `{fmt_params(params)}`:")
+        parts.append(md_table(["gc_only budget", "status", "own collections", "time collecting", "peak heap",
+                               "held at return"], rows, right={2, 3, 4, 5}))
+    return parts
+
+
+CHART_CAPTIONS = {
+    "timeline": "Heap in MiB against seconds since tracking started, one panel per workload, the three "
+                "variants overlaid, with the live-set bound dashed. A sawtooth is the cyclic collector freeing "
+                "piled-up graphs; a ramp is memory nobody frees; a flat line is reference counting freeing each "
+                "graph as it is dropped.",
+    "sweep": "Peak heap in MiB against {label}, both axes logarithmic, one panel per collector mode; the dashed "
+             "line is the live-set bound at each point.",
+    "budget": "Peak heap in MiB against milliseconds spent in the cyclic collector, one point per gc_only budget; "
+              "strong and weakref on the same work are the reference points.",
+}
+
+
+def section_charts(summary):
+    parts = ["## 3. Charts"]
+    for chart in chart_plan(summary):
+        parts.append(f"### {chart.title}")
+        if chart.missing:
+            parts.append(f"Not measured: {chart.missing} in this summary, so `{chart.name}` is not drawn.")
+            continue
+        label = {"size": "array size (elements)", "iterations": "iterations"}.get(chart.key, "")
+        caption = CHART_CAPTIONS[chart.kind].format(label=label)
+        if chart.kind == "sweep":
+            caption += f" Workload: {chart.workload}."
+        parts.append(f"![{chart.title}]({chart.name})")
+        parts.append(caption)
+        if chart.kind == "sweep":
+            parts += sweep_table(summary, chart)
+        elif chart.kind == "budget":
+            parts += budget_table(summary)
+    return parts
+
+
+# --- 5. flamegraphs ----------------------------------------------------------------------------
+
+def section_flamegraphs(summary, committed):
+    rows = []
+    for run in runs_sorted(summary):
+        files = run.get("files") or {}
+        links = [f"[{label}]({report_link(files[kind])})"
+                 for kind, label in (("flamegraph", "flamegraph"), ("temporal_flamegraph", "temporal"))
+                 if kind in files]
+        if not links:
+            where = "none written (the run failed)" if run["status"] == "failed" else "none written"
+        elif all(files[kind] in committed for kind in ("flamegraph", "temporal_flamegraph") if kind in files):
+            where = "yes"
+        else:
+            where = f"no: `{PROFILE_COMMAND}` creates them"
+        rows.append([f"`{run['id']}`", run["status"], peak_cell(run), " · ".join(links) or "—", where])
+    return [
+        "## 5. Flamegraphs of every run",
+        "**How to read a memray flamegraph.** It shows the memory that was allocated and not yet freed at one "
+        "moment, normally the peak. Each box is a function; the boxes beyond it are the functions it called, and "
+        "the box furthest from the root in a column is the one that allocated. **Width is memory, not time**: a "
+        "box is as wide as the bytes allocated by that call and its callees that were still alive, and "
+        "left-to-right order means nothing. The temporal flamegraph adds a memory-over-time strip above it: "
+        "select a time range there to see what was alive during it. Both are HTML files; GitHub shows them as "
+        "source, so open them in a browser from a clone. Where the last column says they are not in the "
+        f"repository, `{PROFILE_COMMAND}` writes them to the linked paths.",
+        md_table(["run", "status", "peak heap", "flamegraphs", "in the repository"], rows, right={2}),
+    ]
+
+
+# --- 6. reproduce ------------------------------------------------------------------------------
+
+def section_reproduce(summary):
+    environment = summary["environment"]
+    width = max(len(key) for key in environment)
+    block = "\n".join(f"{key.ljust(width)}  {environment[key]}" for key in environment)
+    return [
+        "## 6. Reproduce",
+        "The runs in this report were measured by:",
+        f"```sh\n{summary['command']}\n```",
+        f"which also renders this file; `{REPORT_COMMAND}` renders it again from `reports/summary.json` alone"
+        + (f" (last written {summary['updated_at']})." if summary.get("updated_at") else "."),
+        "Environment of the measurement, from the summary:",
+        f"```text\n{block}\n```",
+    ]
+
+
+# --- the whole report --------------------------------------------------------------------------
+
+def render_markdown(summary, committed=frozenset(), variants_root=VARIANTS_DIR):
+    """COMPARISON.md's text for `summary`: deterministic, and every figure in it read from the summary."""
+    parts = [
+        "# Who frees the computation graph, and when? The measured comparison",
+        f"Generated by `{REPORT_COMMAND}` from [`summary.json`](summary.json): do not edit by hand. Every "
+        "figure below is read from that file or, for the code, from `variants/`. Sections: 1. what was "
+        "compared; 2. headline table; 3. charts; 4. the argument, step by step; 5. flamegraphs; 6. reproduce; "
+        "closing note.",
+        *section_compared(summary, variants_root),
+        *section_headline(summary),
+        *section_charts(summary),
+        *report_argument.section_argument(summary),
+        *section_flamegraphs(summary, committed),
+        *section_reproduce(summary),
+        *report_argument.closing_note(summary),
+    ]
+    return "\n\n".join(part.rstrip("\n") for part in parts) + "\n"
+
+
+def write_atomically(path, data):
+    """Write `data` (str or bytes) beside `path` and rename it into place, so a reader never sees half."""
+    path = Path(path)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def build(summary_path, report_path, with_charts=True):
+    """Render everything in memory first, then write: a failure leaves the previous report intact."""
+    summary = load_summary(summary_path)
+    text = render_markdown(summary, committed_paths(ROOT))
+    images = {}
+    if with_charts:
+        from graphmem import charts  # matplotlib only where charts are drawn, not in the test sessions
+        images = charts.render_charts(summary)
+    report_path = Path(report_path)
+    for name, png in images.items():
+        write_atomically(report_path.parent / name, png)
+    write_atomically(report_path, text)
+    return [report_path, *(report_path.parent / name for name in images)]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m graphmem.report", description=__doc__.splitlines()[0])
+    parser.add_argument("--summary", type=Path, default=SUMMARY_PATH, help="the profiler's summary.json")
+    parser.add_argument("--out", type=Path, default=REPORT_PATH, help="COMPARISON.md to write; charts go beside it")
+    parser.add_argument("--no-charts", action="store_true", help="write the markdown only")
+    args = parser.parse_args(argv)
+    try:
+        written = build(args.summary, args.out, with_charts=not args.no_charts)
+    except SummaryError as exc:
+        parser.exit(2, f"report: error: {exc}\n")
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

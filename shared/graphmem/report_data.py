@@ -1,0 +1,318 @@
+"""reports/summary.json read, validated and queried: which runs the report compares, and how numbers read.
+
+Everything here is text-only (no matplotlib), so the markdown and the charts select the same runs and
+the byte-for-byte test of COMPARISON.md runs in the plain test environments.
+"""
+import json
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+from graphmem.variant_sources import ROOT, VARIANTS
+
+SCHEMA_PATH = Path(__file__).with_name("summary.schema.json")
+MODES = ("auto", "off")
+MODE_MEANING = {
+    "auto": "CPython's cyclic collector on its default settings",
+    "off": "gc.disable(): reference counting alone",
+}
+REFERENCE_VARIANT = "weakref"
+BUDGET_SWEEP_MARK = "/budget="
+NOT_MEASURED = "not measured"
+
+
+class SummaryError(ValueError):
+    """The summary file is missing, unreadable, or does not match summary.schema.json."""
+
+
+@lru_cache(maxsize=1)
+def _validator():
+    return Draft202012Validator(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
+
+
+def _display(path):
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def validate_summary(summary, source="summary"):
+    """Raise SummaryError naming `source`, the failing location and the schema's complaint."""
+    error = best_match(_validator().iter_errors(summary))
+    if error is None:
+        return summary
+    where = "/".join(str(part) for part in error.absolute_path) or "the top level"
+    raise SummaryError(
+        f"{source} does not match {_display(SCHEMA_PATH)} at {where}: {error.message}"
+    )
+
+
+def load_summary(path):
+    """The parsed, schema-valid summary at `path`, or SummaryError saying what is wrong with it."""
+    name = _display(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SummaryError(f"{name} does not exist; `python3 -m nox -s profile` writes it") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SummaryError(f"{name} cannot be read: {exc}") from None
+    try:
+        summary = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SummaryError(
+            f"{name} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+        ) from None
+    return validate_summary(summary, name)
+
+
+# --- human units -------------------------------------------------------------------------------
+
+def fmt_bytes(nbytes):
+    if nbytes is None:
+        return NOT_MEASURED
+    size = float(nbytes)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(size) < 1024 or unit == "GiB":
+            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+
+
+def fmt_seconds(seconds):
+    if seconds is None:
+        return NOT_MEASURED
+    if seconds == 0:
+        return "0 ms"
+    if seconds < 0.001:
+        return f"{seconds * 1e6:.0f} µs"
+    if seconds < 10:
+        return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
+    return f"{seconds:.1f} s"
+
+
+def fmt_ratio(ratio):
+    if ratio is None:
+        return NOT_MEASURED
+    return f"{ratio:.0f}×" if ratio >= 100 else f"{ratio:.2f}×"
+
+
+def fmt_count(count):
+    return NOT_MEASURED if count is None else f"{count:,}"
+
+
+def fmt_params(params):
+    return ", ".join(f"{key}={params[key]}" for key in sorted(params)) or "no parameters"
+
+
+def ratio(numerator, denominator):
+    if numerator is None or not denominator:
+        return None
+    return numerator / denominator
+
+
+# --- what a run measured -----------------------------------------------------------------------
+
+def peak(run):
+    return None if run is None or run["status"] == "failed" else run.get("peak_heap_bytes")
+
+
+def peak_to_bound(run):
+    if run is None or run["status"] == "failed":
+        return None
+    if run.get("peak_ratio_to_bound") is not None:
+        return run["peak_ratio_to_bound"]
+    return ratio(run.get("peak_heap_bytes"), run["live_set_bound_bytes"])
+
+
+def collector_runs(run):
+    """Runs per generation (0, 1, 2), or None when the collector was not observed."""
+    gc_stats = run.get("gc") if run else None
+    return None if gc_stats is None else tuple(gc_stats["runs"])
+
+
+def collecting_seconds(run):
+    """Time spent in the cyclic collector, all generations, including gc.collect() the variant called."""
+    gc_stats = run.get("gc") if run else None
+    return None if gc_stats is None else sum(gc_stats["seconds"])
+
+
+def full_collection_seconds(run):
+    """Mean pause of one full (generation 2) collection, or None when there was none."""
+    gc_stats = run.get("gc") if run else None
+    if gc_stats is None or not gc_stats["runs"][2]:
+        return None
+    return gc_stats["seconds"][2] / gc_stats["runs"][2]
+
+
+def iterations_done(run):
+    if run.get("iterations_completed") is not None:
+        return run["iterations_completed"]
+    return run["params"].get("iterations")
+
+
+# --- which runs are compared -------------------------------------------------------------------
+
+def params_key(params):
+    return json.dumps(params, sort_keys=True)
+
+
+def params_order(params):
+    """Sorts parameter sets by name, then numerically where the values are numbers."""
+    return tuple((name, (0, value, "") if isinstance(value, (int, float)) else (1, 0, str(value)))
+                 for name, value in sorted(params.items()))
+
+
+def workload_names(summary):
+    """The summary's workloads in its own order, then any that only appear in runs."""
+    names = list(summary["workloads"])
+    names += sorted({run["workload"] for run in summary["runs"].values()} - set(names))
+    return names
+
+
+def runs_sorted(summary):
+    order = {name: index for index, name in enumerate(workload_names(summary))}
+    return sorted(
+        summary["runs"].values(),
+        key=lambda run: (order[run["workload"]], MODES.index(run["mode"]),
+                         VARIANTS.index(run["variant"]), params_order(run["params"]),
+                         run["gc_budget"] or 0, run["id"]),
+    )
+
+
+def default_budget(summary):
+    """gc_only's budget outside the budget sweep: the one most of its runs used."""
+    gc_only = [run for run in summary["runs"].values() if run["variant"] == "gc_only"]
+    plain = [run for run in gc_only if BUDGET_SWEEP_MARK not in run["id"]] or gc_only
+    budgets = Counter(run["gc_budget"] for run in plain)
+    if not budgets:
+        return None
+    return min(budgets, key=lambda budget: (-budgets[budget], budget is None, budget or 0))
+
+
+def is_budget_sweep_run(run, budget):
+    return run["variant"] == "gc_only" and run["gc_budget"] != budget
+
+
+def main_runs(summary):
+    """Every run except gc_only's at a budget other than its default."""
+    budget = default_budget(summary)
+    return [run for run in runs_sorted(summary) if not is_budget_sweep_run(run, budget)]
+
+
+def headline_params(summary, workload):
+    """The workload's default parameters if any run used them, else the parameters most runs used."""
+    candidates = [run for run in main_runs(summary) if run["workload"] == workload]
+    default = summary["workloads"].get(workload, {}).get("default_params")
+    if default is not None and any(run["params"] == default for run in candidates):
+        return default
+    if not candidates:
+        return default
+    counts = Counter(params_key(run["params"]) for run in candidates)
+    return json.loads(min(counts, key=lambda key: (-counts[key], key)))
+
+
+def headline_run(summary, workload, mode, variant):
+    params = headline_params(summary, workload)
+    for run in main_runs(summary):
+        if (run["workload"], run["mode"], run["variant"]) == (workload, mode, variant) \
+                and run["params"] == params:
+            return run
+    return None
+
+
+def sweep(summary, workload, mode, key):
+    """{variant: [(value, run), ...]} over runs that differ from the headline params only in `key`."""
+    base = headline_params(summary, workload)
+    if base is None:
+        return {}
+    fixed = {name: value for name, value in base.items() if name != key}
+    found = {}
+    for run in main_runs(summary):
+        if (run["workload"], run["mode"]) != (workload, mode) or key not in run["params"]:
+            continue
+        if {name: value for name, value in run["params"].items() if name != key} == fixed:
+            found.setdefault(run["variant"], []).append((run["params"][key], run))
+    found = {variant: sorted(points, key=lambda point: point[0]) for variant, points in found.items()}
+    values = {value for points in found.values() for value, _ in points}
+    return found if len(values) >= 2 else {}
+
+
+def sweep_workload(summary, key):
+    """The first workload (in the summary's order) with a sweep along `key` in any mode."""
+    for workload in workload_names(summary):
+        if any(sweep(summary, workload, mode, key) for mode in MODES):
+            return workload
+    return None
+
+
+def budget_sweeps(summary):
+    """[(workload, mode, params, [gc_only runs by budget])] where gc_only ran at two budgets or more."""
+    groups = {}
+    for run in runs_sorted(summary):
+        if run["variant"] == "gc_only" and run["gc_budget"] is not None:
+            groups.setdefault((run["workload"], run["mode"], params_key(run["params"])), []).append(run)
+    sweeps = []
+    for (workload, mode, key), runs in groups.items():
+        if len({run["gc_budget"] for run in runs}) >= 2:
+            sweeps.append((workload, mode, json.loads(key), sorted(runs, key=lambda r: r["gc_budget"])))
+    return sweeps
+
+
+def matching_run(summary, like, variant):
+    """The `variant` run with the same workload, mode and params as `like` (outside the budget sweep)."""
+    for run in main_runs(summary):
+        if run["variant"] == variant and (run["workload"], run["mode"]) == (like["workload"], like["mode"]) \
+                and run["params"] == like["params"]:
+            return run
+    return None
+
+
+def has_snapshots(run):
+    return run is not None and run["status"] != "failed" and bool(run.get("snapshots"))
+
+
+# --- the charts both the markdown and charts.py agree on ---------------------------------------
+
+TIMELINE_WORKLOADS = ("seed_loop", "seed_backward")
+SWEEP_KEYS = {"size": "array size", "iterations": "iterations"}
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One PNG beside COMPARISON.md: what it plots, or why this summary cannot draw it."""
+
+    name: str
+    title: str
+    kind: str  # "timeline", "sweep" or "budget"
+    mode: str = None
+    key: str = None
+    workload: str = None
+    missing: str = None
+
+
+def chart_plan(summary):
+    charts = []
+    for mode in MODES:
+        drawable = any(has_snapshots(headline_run(summary, workload, mode, variant))
+                       for workload in TIMELINE_WORKLOADS for variant in VARIANTS)
+        charts.append(Chart(
+            f"chart-memory-over-time-{mode}.png", f"Memory over time, collector {mode}", "timeline", mode=mode,
+            missing=None if drawable else
+            f"no run of {' or '.join(TIMELINE_WORKLOADS)} with the collector {mode} recorded memory over time",
+        ))
+    for key, label in SWEEP_KEYS.items():
+        workload = sweep_workload(summary, key)
+        charts.append(Chart(
+            f"chart-peak-vs-{key}.png", f"Peak memory against {label}", "sweep", key=key, workload=workload,
+            missing=None if workload else f"no workload was run at two {label} values or more",
+        ))
+    charts.append(Chart(
+        "chart-budget-sweep.png", "gc_only's budget: peak memory against time spent collecting", "budget",
+        missing=None if budget_sweeps(summary) else "gc_only was not run at two budgets or more",
+    ))
+    return charts

@@ -1,0 +1,256 @@
+"""COMPARISON.md is rendered from the summary alone: every figure follows the data, bad input is named."""
+import copy
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from graphmem import report
+from graphmem.report_data import (
+    SummaryError, budget_sweeps, chart_plan, fmt_bytes, fmt_seconds, load_summary, sweep, validate_summary,
+)
+from graphmem.variant_sources import CANONICAL, ROOT, VARIANTS, differing_lines
+
+FIXTURE = Path(__file__).parent / "fixtures" / "summary-small.json"
+STRONG_LOOP_AUTO = "strong/seed_loop/auto/iterations=50,size=100000"
+STRONG_LOOP_OFF = "strong/seed_loop/off/iterations=50,size=100000"
+WEAKREF_LOOP_OFF = "weakref/seed_loop/off/iterations=50,size=100000"
+
+
+@pytest.fixture(scope="module")
+def fixture_summary():
+    return load_summary(FIXTURE)
+
+
+@pytest.fixture
+def summary(fixture_summary):
+    return copy.deepcopy(fixture_summary)
+
+
+def render(summary, committed=frozenset()):
+    return report.render_markdown(summary, committed)
+
+
+def section(text, title):
+    """The text of one `## ` section, up to the next."""
+    start = text.index(f"## {title}")
+    end = text.find("\n## ", start + 1)
+    return text[start:end if end != -1 else None]
+
+
+def step_text(text, title_start):
+    start = text.index(f"### {title_start}")
+    return text[start:text.index("\n### ", start + 1)]
+
+
+# --- the fixture is a real summary and covers what the report must handle ----------------------
+
+def test_fixture_covers_every_case_the_report_handles(fixture_summary):
+    runs = list(fixture_summary["runs"].values())
+    assert {run["mode"] for run in runs} == {"auto", "off"}
+    assert {run["variant"] for run in runs} == set(VARIANTS)
+    assert {run["status"] for run in runs} == {"ok", "ceiling", "failed"}
+    for workload in ("seed_loop", "seed_backward"):
+        assert any(run["workload"] == workload and run.get("snapshots") for run in runs)
+    for key in ("size", "iterations"):
+        assert sweep(fixture_summary, "seed_loop", "auto", key)
+    assert budget_sweeps(fixture_summary)
+    assert any(run["gc"] and run["gc"]["variant_collections"] for run in runs)
+    assert not any(chart.missing for chart in chart_plan(fixture_summary))
+
+
+def test_rendering_is_deterministic(fixture_summary):
+    assert render(fixture_summary) == render(copy.deepcopy(fixture_summary))
+
+
+# --- every figure comes from the summary -------------------------------------------------------
+
+@pytest.mark.parametrize("change, expected", [
+    (lambda s: s["runs"][STRONG_LOOP_AUTO].update(peak_heap_bytes=123_456_789), fmt_bytes(123_456_789)),
+    (lambda s: s["runs"][STRONG_LOOP_OFF].update(held_bytes_at_return=98_765_432), fmt_bytes(98_765_432)),
+    (lambda s: s["runs"][STRONG_LOOP_AUTO].update(wall_seconds=0.3217), fmt_seconds(0.3217)),
+    (lambda s: s["runs"][STRONG_LOOP_AUTO].update(total_allocations=4_321_987), "4,321,987"),
+    (lambda s: s["runs"][STRONG_LOOP_AUTO]["gc"].update(runs=[71, 7, 3]), "71/7/3"),
+    (lambda s: s["environment"].update(numpy="9.8.7"), "9.8.7"),
+    (lambda s: s.update(command="python3 -m nox -s profile -- --full"), "python3 -m nox -s profile -- --full"),
+    (lambda s: s["workloads"]["seed_loop"].update(live_set_bound="a bound in other words"), "a bound in other words"),
+], ids=["peak", "held", "wall", "allocations", "collector-runs", "environment", "command", "bound-formula"])
+def test_changing_a_measured_value_changes_the_text(summary, change, expected):
+    before = render(summary)
+    assert expected not in before
+    change(summary)
+    after = render(summary)
+    assert after != before
+    assert expected in after
+
+
+def test_the_closing_sentences_follow_the_numbers(summary):
+    summary["runs"][STRONG_LOOP_AUTO]["peak_heap_bytes"] = 555 * 2**20
+    closing = section(render(summary), "Closing note")
+    assert "strong peaked at 555.0 MiB" in closing
+    assert all(f"`{chart.name}`" in closing for chart in chart_plan(summary))
+
+
+# --- the argument says what the data show, and nothing more ------------------------------------
+
+def test_each_step_of_the_seed_is_supported_by_the_fixture(fixture_summary):
+    argument = section(render(fixture_summary), "4. The argument")
+    for title in ("Step 1", "Step 2", "Step 3", "Step 4", "What the seed gets wrong", "What the seed leaves out"):
+        assert step_text(argument, title).split("\n\n")[1].startswith("**Supported.**"), title
+
+
+def test_a_cycle_that_frees_nothing_extra_is_not_claimed(summary):
+    summary["runs"][STRONG_LOOP_OFF].update(held_bytes_at_return=0, peak_heap_bytes=7 * 2**20)
+    argument = section(render(summary), "4. The argument")
+    assert "**Not supported by this run.**" in step_text(argument, "Step 2")
+    assert "**Not supported by this run.**" in step_text(argument, "Step 3")
+
+
+def test_a_collector_that_is_not_late_is_not_called_late(summary):
+    weak = summary["runs"]["weakref/seed_loop/auto/iterations=50,size=100000"]
+    weak["peak_heap_bytes"] = summary["runs"][STRONG_LOOP_AUTO]["peak_heap_bytes"]
+    step3 = step_text(section(render(summary), "4. The argument"), "Step 3")
+    assert "**Not supported by this run.**" in step3
+    assert "not late enough to matter" in step3
+
+
+def test_a_step_without_runs_says_not_measured(summary):
+    summary["runs"] = {key: run for key, run in summary["runs"].items()
+                       if not (run["variant"] == "weakref" and run["mode"] == "off")}
+    step1 = step_text(section(render(summary), "4. The argument"), "Step 1")
+    assert "**Not measured.**" in step1
+
+
+def test_missing_optional_fields_read_not_measured(summary):
+    for run in summary["runs"].values():
+        for field in ("peak_heap_bytes", "peak_ratio_to_bound", "total_allocations", "total_bytes_allocated",
+                      "wall_seconds", "gc", "held_bytes_at_return", "held_bytes_after_collect",
+                      "iterations_completed", "ceiling_bytes"):
+            run[field] = None
+        run.pop("snapshots", None)
+        run.pop("files", None)
+    summary["environment"]["PYTHONMALLOC"] = None
+    validate_summary(summary)
+    text = render(summary)
+    assert "not measured" in section(text, "2. Headline")
+    assert "**Not measured.**" in section(text, "4. The argument")
+    assert "Not measured:" in section(text, "3. Charts")
+
+
+def test_a_summary_without_runs_still_renders(summary):
+    summary["runs"] = {}
+    text = render(summary)
+    assert text.count("**Not measured.**") == 6
+
+
+# --- what was compared: the code itself --------------------------------------------------------
+
+def test_every_policy_line_appears_in_the_diff(fixture_summary):
+    compared = section(render(fixture_summary), "1. What was compared")
+    for variant in VARIANTS:
+        if variant == CANONICAL:
+            continue
+        for line in differing_lines(variant):
+            sign = "-" if line.variant == CANONICAL else "+"
+            assert f"\n{sign}{line.text}\n" in compared, line
+    assert "```diff" in compared
+
+
+# --- reads well on GitHub ----------------------------------------------------------------------
+
+def test_tables_are_aligned(fixture_summary):
+    tables, current = [], []
+    for line in render(fixture_summary).splitlines() + [""]:
+        if line.startswith("|"):
+            current.append(line)
+        elif current:
+            tables.append(current)
+            current = []
+    assert len(tables) > 5
+    for table in tables:
+        assert len({len(line) for line in table}) == 1, table[0]
+        assert len({line.count(" | ") for line in table}) == 1, table[0]
+
+
+def test_links_are_relative_and_point_at_real_things(fixture_summary):
+    text = render(fixture_summary)
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert sorted(images) == sorted(chart.name for chart in chart_plan(fixture_summary))
+    for target in re.findall(r"\]\((\.\./[^)#]+)\)", text):
+        assert (ROOT / "reports" / target).resolve().exists(), target
+    assert "](/" not in text and "](http" not in text
+
+
+def test_uncommitted_flamegraphs_say_where_they_come_from(fixture_summary):
+    run = fixture_summary["runs"][STRONG_LOOP_AUTO]
+    committed = frozenset(run["files"].values())
+    flamegraphs = section(render(fixture_summary, committed), "5. Flamegraphs")
+    row = next(line for line in flamegraphs.splitlines() if f"`{STRONG_LOOP_AUTO}`" in line)
+    assert row.rstrip(" |").endswith("yes")
+    other = next(line for line in flamegraphs.splitlines() if f"`{STRONG_LOOP_OFF}`" in line)
+    assert "`python3 -m nox -s profile` creates them" in other
+    assert "Width is memory, not time" in flamegraphs
+
+
+# --- bad input and atomic writes ---------------------------------------------------------------
+
+def test_a_missing_summary_is_named(tmp_path):
+    with pytest.raises(SummaryError, match=r"summary\.json does not exist; `python3 -m nox -s profile`"):
+        load_summary(tmp_path / "summary.json")
+
+
+def test_a_summary_that_is_not_json_is_named(tmp_path):
+    path = tmp_path / "summary.json"
+    path.write_text('{"schema_version": 1,\n  "runs": [oops]}', encoding="utf-8")
+    with pytest.raises(SummaryError, match=r"summary\.json is not valid JSON: .* line 2"):
+        load_summary(path)
+
+
+@pytest.mark.parametrize("change, complaint", [
+    (lambda s: s["runs"][STRONG_LOOP_AUTO].update(mode="sometimes"), r"runs/strong/seed_loop/auto/.*/mode: 'sometimes' is not one of"),
+    (lambda s: s["runs"][STRONG_LOOP_AUTO].pop("status"), r"runs/strong/seed_loop/auto/.*'status' is a required property"),
+    (lambda s: s.update(schema_version=2), r"schema_version: 1 was expected"),
+    (lambda s: s["environment"].pop("python"), r"environment: 'python' is a required property"),
+], ids=["bad-mode", "no-status", "schema-version", "no-python"])
+def test_a_summary_off_schema_is_named_with_the_schema_message(tmp_path, fixture_summary, change, complaint):
+    broken = copy.deepcopy(fixture_summary)
+    change(broken)
+    path = tmp_path / "summary.json"
+    path.write_text(json.dumps(broken), encoding="utf-8")
+    with pytest.raises(SummaryError, match=r"summary\.json does not match .*summary\.schema\.json at " + complaint):
+        load_summary(path)
+
+
+def test_a_failed_render_leaves_the_previous_report_intact(tmp_path, capsys):
+    out = tmp_path / "COMPARISON.md"
+    out.write_text("the previous report\n", encoding="utf-8")
+    (tmp_path / "summary.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(SystemExit) as exit_info:
+        report.main(["--summary", str(tmp_path / "summary.json"), "--out", str(out), "--no-charts"])
+    assert exit_info.value.code == 2
+    assert "summary.json does not match" in capsys.readouterr().err
+    assert out.read_text(encoding="utf-8") == "the previous report\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["COMPARISON.md", "summary.json"]
+
+
+def test_the_report_is_written_from_the_summary(tmp_path, fixture_summary):
+    out = tmp_path / "COMPARISON.md"
+    assert report.main(["--summary", str(FIXTURE), "--out", str(out), "--no-charts"]) == 0
+    assert out.read_text(encoding="utf-8") == report.render_markdown(fixture_summary, report.committed_paths())
+
+
+def test_an_interrupted_write_keeps_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    target = tmp_path / "COMPARISON.md"
+    target.write_text("old\n", encoding="utf-8")
+
+    def refuse(source, destination):
+        raise OSError("disk full")
+
+    with monkeypatch.context() as patch:  # undone before pytest-memray writes its own files
+        patch.setattr(os, "replace", refuse)
+        with pytest.raises(OSError, match="disk full"):
+            report.write_atomically(target, "new\n")
+    assert target.read_text(encoding="utf-8") == "old\n"
+    assert [path.name for path in tmp_path.iterdir()] == ["COMPARISON.md"]
