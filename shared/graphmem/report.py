@@ -131,6 +131,12 @@ def section_compared(summary, variants_root):
 
 # --- 2. headline table -------------------------------------------------------------------------
 
+def sentence(text):
+    """`text` as a sentence: capitalised, with one full stop."""
+    text = text.strip().rstrip(".")
+    return text[:1].upper() + text[1:] + "."
+
+
 def status_cell(run):
     return NOT_MEASURED if run is None else run["status"]
 
@@ -190,14 +196,13 @@ def section_headline(summary):
         bound = next((run["live_set_bound_bytes"] for _, _, run in runs if run is not None), None)
         parts.append(f"### {workload}")
         if bound is None:
-            parts.append(f"{info.get('description', 'No description in the summary')}. Not measured: "
+            parts.append(f"{sentence(info.get('description', 'No description in the summary'))} Not measured: "
                          "this summary has no run of it at its default parameters.")
             continue
         parts.append(
-            f"{info.get('description', 'No description in the summary')}. "
-            f"Parameters: `{fmt_params(params) if params is not None else NOT_MEASURED}`. "
-            f"Live-set bound: {info.get('live_set_bound', 'no formula in the summary')}"
-            f" = {fmt_bytes(bound)}."
+            f"{sentence(info.get('description', 'No description in the summary'))} "
+            f"Parameters: `{fmt_params(params)}`. Live-set bound: {fmt_bytes(bound)} "
+            f"({info.get('live_set_bound', 'no formula in the summary')})."
         )
         parts.append(md_table(headers, [headline_row(summary, run, mode, variant) for mode, variant, run in runs],
                               right=set(range(3, len(headers)))))
