@@ -27,6 +27,22 @@ def test(session, variant):
 
 
 @nox.session
+def profile(session):
+    """Profile every variant under memray, one process per run, into reports/ (args: --full, --variant, ...)."""
+    requirements = nox.project.dependency_groups(PYPROJECT, "profile")
+    session.install(*requirements)
+    # The driver builds one environment per variant, .nox/profile-<variant>, rebuilt only
+    # when that variant's sources or these requirements change; see shared/graphmem/profile.py.
+    session.run("python", "-m", "graphmem.profile", "--env-dir", str(ROOT / ".nox"),
+                *[f"--requirement={r}" for r in requirements], *session.posargs,
+                env={"PYTHONPATH": str(ROOT / "shared")})
+    # The written comparison is generated from reports/summary.json by the report session,
+    # once that session exists (nox refuses to notify an unknown session).
+    if "report" in nox.registry.get():
+        session.notify("report")
+
+
+@nox.session
 def report(session):
     """Render reports/COMPARISON.md and its charts from reports/summary.json alone (no profiling)."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "report"))

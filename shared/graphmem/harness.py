@@ -1,0 +1,262 @@
+"""One measurement in one fresh process: a workload under memray, in the installed variant.
+
+Run by the profile driver with the python of a variant's own environment:
+
+    python -m graphmem.harness SPEC.json RESULT.json
+
+SPEC names the variant it expects, the workload and its parameters, the collector mode,
+gc_only's budget, the memory ceiling and where the capture and the rendered files go.
+RESULT gets every number of the run (the driver adds the ids and the environment). The
+collector settings, the tracker and the ceiling are process-wide, hence one process each.
+"""
+import gc
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+
+MODES = ("auto", "off")
+DEALLOCATORS = {"FREE", "MUNMAP", "PYMALLOC_FREE"}
+MAX_SNAPSHOTS = 200  # memory-over-time points kept per run; the peak one is always among them
+
+
+class CollectorLog:
+    """Counts the cyclic collector's runs per generation and the seconds they take (a gc.callbacks entry)."""
+
+    def __init__(self):
+        self.runs = [0, 0, 0]
+        self.seconds = [0.0, 0.0, 0.0]
+        self._started = None
+
+    def __call__(self, phase, info):
+        if phase == "start":
+            self._started = time.perf_counter()
+        elif phase == "stop" and self._started is not None:
+            generation = info["generation"]
+            self.runs[generation] += 1
+            self.seconds[generation] += time.perf_counter() - self._started
+            self._started = None
+
+
+def held_array_bytes():
+    """Bytes of the arrays (data and grad) of every dezero Variable still alive, each array once.
+
+    Reads gc.get_objects(), which does not collect, so graphs kept only by cycles count.
+    """
+    import numpy as np
+    from dezero import Variable
+
+    seen, total = set(), 0
+    for obj in gc.get_objects():
+        if isinstance(obj, Variable):
+            for array in (obj.data, obj.grad):
+                if isinstance(array, np.ndarray) and id(array) not in seen:
+                    seen.add(id(array))
+                    total += array.nbytes
+    return total
+
+
+def progress_at_failure(tb, function, local_name):
+    """The loop counter of the workload's frame when an exception left it (None if it never looped)."""
+    for frame, _ in traceback.walk_tb(tb):
+        if frame.f_code is function.__code__:
+            return frame.f_locals.get(local_name)
+    return None
+
+
+def address_space_bytes():
+    """This process's current virtual memory size (VmSize), which RLIMIT_AS limits."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmSize in /proc/self/status")
+
+
+def format_bytes(n):
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            value = n / scale
+            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
+    return f"{n} B"
+
+
+def thin_snapshots(snapshots, start_ms, limit=MAX_SNAPSHOTS):
+    """Memory over time as {t (s), heap, rss}, at most `limit` evenly spaced points plus the peak."""
+    points = [{"t": round((s.time - start_ms) / 1000, 4), "heap": int(s.heap), "rss": int(s.rss)}
+              for s in snapshots]
+    if len(points) <= limit:
+        return points
+    step = len(points) / limit
+    keep = {int(i * step) for i in range(limit)} | {len(points) - 1}
+    keep.add(max(range(len(points)), key=lambda i: points[i]["heap"]))
+    return [points[i] for i in sorted(keep)]
+
+
+def allocation_totals(reader):
+    """Number and bytes of allocations (not frees) in a capture, from its records."""
+    from memray import AllocatorType
+
+    count = total = 0
+    for record in reader.get_allocation_records():
+        if AllocatorType(record.allocator).name not in DEALLOCATORS:
+            count += record.n_allocations
+            total += record.size
+    return count, total
+
+
+def render(capture, spec):
+    """Flamegraph, temporal flamegraph (offline HTML) and stats JSON, with memray's CLI, side by side."""
+    commands = {}
+    if spec.get("flamegraph"):
+        commands["flamegraph"] = ["flamegraph", "--no-web", "-f", "-o", spec["flamegraph"]]
+    if spec.get("temporal_flamegraph"):
+        commands["temporal_flamegraph"] = ["flamegraph", "--temporal", "--no-web", "-f", "-o",
+                                           spec["temporal_flamegraph"]]
+    if spec.get("stats"):
+        commands["stats"] = ["stats", "--json", "-f", "-o", spec["stats"]]
+    processes = {}
+    for key, args in commands.items():
+        Path(args[-1]).parent.mkdir(parents=True, exist_ok=True)
+        processes[key] = subprocess.Popen([sys.executable, "-m", "memray", *args, str(capture)],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    written, problems = {}, []
+    for key, process in processes.items():
+        _, err = process.communicate()
+        path = commands[key][-1]
+        if process.returncode == 0 and os.path.exists(path):
+            written[key] = path
+        else:
+            problems.append(f"memray {commands[key][0]} for {key} failed ({process.returncode}): "
+                            f"{err.strip()[-300:]}")
+    return written, problems
+
+
+def measure(spec):
+    """Runs the spec's workload under memray in this process and returns its numbers."""
+    import memray
+    import numpy.random  # noqa: F401  numpy imports it lazily; its import is not the workload's
+
+    import dezero
+    from graphmem.workloads import WORKLOADS
+
+    if dezero.VARIANT != spec["variant"]:
+        raise RuntimeError(f"expected variant {spec['variant']!r} but this interpreter has "
+                           f"{dezero.VARIANT!r} ({dezero.__file__})")
+    workload = WORKLOADS[spec["workload"]]
+    params = workload.params(spec["params"])
+    mode = spec["mode"]
+    if mode not in MODES:
+        raise ValueError(f"unknown collector mode {mode!r}; valid: {', '.join(MODES)}")
+    collector = getattr(dezero, "collector", None)
+    if spec.get("gc_budget") is not None:
+        if collector is None:
+            raise ValueError(f"variant {dezero.VARIANT!r} has no collector budget to set")
+        collector.budget = spec["gc_budget"]
+    if collector is not None:
+        collector.pending_bytes = collector.collections = 0
+        collector.seconds = 0.0
+
+    capture = Path(spec["capture"])
+    capture.parent.mkdir(parents=True, exist_ok=True)
+    capture.unlink(missing_ok=True)
+
+    gc.collect()
+    if mode == "off":
+        gc.disable()
+    else:
+        gc.enable()
+    log = CollectorLog()
+    ceiling = spec.get("ceiling_bytes")
+    soft_limit, hard_limit = resource.getrlimit(resource.RLIMIT_AS)
+    status, reason, completed = "ok", None, workload.total_iterations(params)
+
+    with memray.Tracker(capture, native_traces=False, trace_python_allocators=True, follow_fork=False,
+                        memory_interval_ms=spec.get("memory_interval_ms", 10)):
+        gc.callbacks.append(log)
+        if ceiling:
+            # The ceiling is address space on top of what the process already maps, so
+            # it means the same in every variant; numpy raises MemoryError when it is hit.
+            resource.setrlimit(resource.RLIMIT_AS, (address_space_bytes() + ceiling, hard_limit))
+        started = time.perf_counter()
+        try:
+            workload.function(**params)
+        except MemoryError as error:
+            wall_seconds = time.perf_counter() - started
+            resource.setrlimit(resource.RLIMIT_AS, (soft_limit, hard_limit))
+            completed = progress_at_failure(error.__traceback__, workload.function, workload.progress_local)
+            status = "ceiling"
+            after = f" after {completed} {workload.progress_total}" if completed is not None else ""
+            reason = f"stopped at the ceiling of {format_bytes(ceiling)}{after} ({error})"
+            del error  # the traceback holds the workload's frame and so its last graph
+        else:
+            wall_seconds = time.perf_counter() - started
+        resource.setrlimit(resource.RLIMIT_AS, (soft_limit, hard_limit))
+        gc.callbacks.remove(log)
+        # Inside the tracked block, so that memray sees the cycles freed here as freed.
+        held_at_return = held_array_bytes()
+        gc.collect()
+        held_after_collect = held_array_bytes()
+    gc.enable()
+
+    with memray.FileReader(capture) as reader:
+        metadata = reader.metadata
+        start_ms = metadata.start_time.timestamp() * 1000
+        snapshots = thin_snapshots(list(reader.get_memory_snapshots()), start_ms)
+        total_allocations, total_bytes = allocation_totals(reader)
+
+    files, problems = render(capture, spec)
+    bound = workload.live_set_bound(params)
+    return {
+        "variant": dezero.VARIANT,
+        "workload": workload.name,
+        "mode": mode,
+        "params": params,
+        "gc_budget": collector.budget if collector is not None else None,
+        "status": status,
+        "reason": "; ".join(filter(None, [reason, *problems])) or None,
+        "iterations_completed": completed,
+        "ceiling_bytes": ceiling,
+        "live_set_bound_bytes": bound,
+        "peak_heap_bytes": metadata.peak_memory,
+        "peak_ratio_to_bound": round(metadata.peak_memory / bound, 4) if bound else None,
+        "total_allocations": total_allocations,
+        "total_bytes_allocated": total_bytes,
+        "wall_seconds": round(wall_seconds, 6),
+        "snapshots": snapshots,
+        "gc": {
+            "runs": log.runs,
+            "seconds": [round(s, 6) for s in log.seconds],
+            "variant_collections": collector.collections if collector is not None else None,
+            "variant_seconds": round(collector.seconds, 6) if collector is not None else None,
+        },
+        "held_bytes_at_return": held_at_return,
+        "held_bytes_after_collect": held_after_collect,
+        "files": files,
+    }
+
+
+def write_json_atomically(path, data):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(data, indent=1) + "\n")
+    os.replace(temporary, path)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 2:
+        print("usage: python -m graphmem.harness SPEC.json RESULT.json", file=sys.stderr)
+        return 2
+    spec = json.loads(Path(argv[0]).read_text())
+    write_json_atomically(argv[1], measure(spec))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

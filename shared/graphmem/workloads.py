@@ -1,0 +1,233 @@
+"""The shared workloads: plain functions on the installed dezero, with no profiling code.
+
+Each is seeded, so that two runs allocate the same arrays, and returns nothing: what the
+graphs still hold when it returns is what a long-running program would carry. The
+registry `WORKLOADS` says, for each, what it does, its default and full-size parameters,
+and its live-set bound: the bytes of array data that any correct implementation must
+hold at the workload's worst moment, given what the user's code keeps. Only the harness
+wraps these functions (memray, collector settings, ceilings).
+
+Each function imports dezero itself, so that the registry can be read where no variant is
+installed: the profile driver runs outside every variant's environment.
+"""
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+FLOAT64_BYTES = 8
+SEED = 0
+
+
+# --- the workloads -----------------------------------------------------------------
+def seed_loop(size, iterations):
+    """The seed's loop exactly: a new graph each iteration, bound to the same names."""
+    from dezero import Variable, square
+
+    np.random.seed(SEED)
+    for iteration in range(iterations):
+        x = Variable(np.random.randn(size))
+        y = square(square(square(x)))
+
+
+def seed_backward(size, iterations):
+    """The seed's loop with y.backward() in every iteration."""
+    from dezero import Variable, square
+
+    np.random.seed(SEED)
+    for iteration in range(iterations):
+        x = Variable(np.random.randn(size))
+        y = square(square(square(x)))
+        y.backward()
+
+
+def deep_chain(size, depth):
+    """One graph of `depth` Neg Functions in a row, backward through all of them, then dropped."""
+    from dezero import Variable, neg
+
+    np.random.seed(SEED)
+    x = Variable(np.random.randn(size))
+    y = x
+    for iteration in range(depth):
+        y = neg(y)
+    y.backward()
+
+
+def branching(size, layers, iterations):
+    """Stacked diamonds a = add(square(a), square(a)): backward must finish both branches of
+    a diamond before the node they share, which only generation order guarantees."""
+    from dezero import Variable, add, square
+
+    np.random.seed(SEED)
+    for iteration in range(iterations):
+        # Small inputs, so 2a^2 shrinks towards 0 instead of overflowing.
+        x = Variable(0.1 * np.random.randn(size))
+        a = x
+        for layer in range(layers):
+            a = add(square(a), square(a))
+        a.backward()
+
+
+def rosenbrock(size, iterations, lr=0.001):
+    """Gradient descent on size independent 2-D Rosenbrock functions, written with the
+    operators, with cleargrad() every step: a real training loop."""
+    from dezero import Variable
+
+    rng = np.random.default_rng(SEED)
+    x0 = Variable(rng.uniform(-0.5, 0.5, size))
+    x1 = Variable(rng.uniform(1.5, 2.5, size))
+    for iteration in range(iterations):
+        y = 100 * (x1 - x0 ** 2) ** 2 + (1 - x0) ** 2
+        x0.cleargrad()
+        x1.cleargrad()
+        y.backward()
+        x0.data -= lr * x0.grad
+        x1.data -= lr * x1.grad
+
+
+def no_grad_loop(size, iterations):
+    """The seed's loop under no_grad(): no graph at all, the floor."""
+    from dezero import Variable, no_grad, square
+
+    np.random.seed(SEED)
+    with no_grad():
+        for iteration in range(iterations):
+            x = Variable(np.random.randn(size))
+            y = square(square(square(x)))
+
+
+# --- live-set bounds ---------------------------------------------------------------
+def _arrays(count, size):
+    return count * size * FLOAT64_BYTES
+
+
+def seed_loop_bound(size, iterations):
+    # While the new y is made, the old y still holds the old graph (x and three outputs).
+    return _arrays(8 if iterations >= 2 else 4, size)
+
+
+def seed_backward_bound(size, iterations):
+    # The old graph's four arrays and the old x.grad, plus the new graph's four.
+    # Backward needs less: four data, y.grad and one new gradient.
+    return _arrays(9 if iterations >= 2 else 6, size)
+
+
+def deep_chain_bound(size, depth):
+    # y keeps every link: depth + 1 arrays; backward adds y.grad and one new gradient.
+    return _arrays(depth + 3, size)
+
+
+def branching_bound(size, layers, iterations):
+    # A graph has x and three arrays per diamond, all kept by a. Making a new x while the
+    # old graph (and its x.grad) is alive needs 3 * layers + 4 arrays (randn and 0.1 * randn);
+    # so does backward: the data, a diamond's shared gradient and two branch gradients.
+    return _arrays(3 * layers + 4, size)
+
+
+def rosenbrock_bound(size, iterations, lr=0.001):
+    # x0, x1 and their gradients, the old step's seven intermediate arrays (y keeps them
+    # until it is rebound) and the new step's seven.
+    # One step alone: the nine arrays and at most three gradients at once.
+    return _arrays(18 if iterations >= 2 else 12, size)
+
+
+def no_grad_loop_bound(size, iterations):
+    # No graph: the old y, the new x and two squares in flight.
+    return _arrays(4 if iterations >= 2 else 3, size)
+
+
+# --- registry ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Workload:
+    """One workload: its function, parameters, live-set bound and how the harness reads progress."""
+
+    name: str
+    function: Callable
+    description: str
+    default_params: dict
+    full_params: dict  # what --full uses: arrays of 10^6 elements
+    bound: Callable  # params -> bytes
+    bound_formula: str  # the bound in words, for the report
+    progress_local: str = "iteration"  # the loop counter in the function's frame
+    progress_total: str = "iterations"  # the parameter that counts the loop
+    sweeps: dict = field(default_factory=dict)  # param -> values run besides the default
+
+    def params(self, overrides=None):
+        """Default parameters with overrides, checked: unknown names or bad values are an error."""
+        params = dict(self.default_params)
+        for key, value in (overrides or {}).items():
+            if key not in params:
+                raise ValueError(f"workload {self.name!r} has no parameter {key!r}; "
+                                 f"its parameters are {', '.join(sorted(params))}")
+            params[key] = value
+        for key, value in params.items():
+            if key == "lr":
+                if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
+                    raise ValueError(f"workload {self.name!r}: lr must be a positive number, got {value!r}")
+            elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"workload {self.name!r}: {key} must be a positive integer, got {value!r}")
+        return params
+
+    def live_set_bound(self, params):
+        return int(self.bound(**self.params(params)))
+
+    def total_iterations(self, params):
+        return self.params(params).get(self.progress_total)
+
+
+WORKLOADS = {w.name: w for w in [
+    Workload(
+        "seed_loop", seed_loop,
+        "the seed's loop: x = Variable(np.random.randn(size)); y = square(square(square(x))), `iterations` times",
+        default_params={"size": 100_000, "iterations": 100},
+        full_params={"size": 1_000_000, "iterations": 100},
+        bound=seed_loop_bound,
+        bound_formula="8 x size x 8 bytes: the previous graph's four arrays (still held by y) plus the new one's four",
+        sweeps={"size": [10_000, 30_000, 300_000], "iterations": [25, 50, 200, 400]},
+    ),
+    Workload(
+        "seed_backward", seed_backward,
+        "the seed's loop with y.backward() in every iteration",
+        default_params={"size": 100_000, "iterations": 100},
+        full_params={"size": 1_000_000, "iterations": 100},
+        bound=seed_backward_bound,
+        bound_formula="9 x size x 8 bytes: the previous graph's four arrays and x.grad, plus the new graph's four "
+                      "(backward needs only six: four arrays, y.grad and one new gradient)",
+    ),
+    Workload(
+        "deep_chain", deep_chain,
+        "one graph of `depth` Neg Functions in a row, backward, then dropped",
+        default_params={"size": 10_000, "depth": 1_000},
+        full_params={"size": 1_000_000, "depth": 100},
+        bound=deep_chain_bound,
+        bound_formula="(depth + 3) x size x 8 bytes: the depth + 1 arrays y keeps, plus y.grad and one new gradient",
+        progress_total="depth",
+    ),
+    Workload(
+        "branching", branching,
+        "`layers` stacked diamonds a = add(square(a), square(a)) with backward, `iterations` times",
+        default_params={"size": 10_000, "layers": 20, "iterations": 20},
+        full_params={"size": 1_000_000, "layers": 20, "iterations": 5},
+        bound=branching_bound,
+        bound_formula="(3 x layers + 4) x size x 8 bytes: one graph (x and three arrays per diamond) plus, in "
+                      "backward, a diamond's shared gradient and its two branch gradients (the previous graph, "
+                      "with x.grad, plus the new x and its unscaled draw is as much)",
+    ),
+    Workload(
+        "rosenbrock", rosenbrock,
+        "gradient descent on `size` 2-D Rosenbrock functions with the operators, cleargrad() every step",
+        default_params={"size": 100_000, "iterations": 50, "lr": 0.001},
+        full_params={"size": 1_000_000, "iterations": 50},
+        bound=rosenbrock_bound,
+        bound_formula="18 x size x 8 bytes: x0, x1 and their gradients, the previous step's seven intermediate "
+                      "arrays (y keeps them until it is rebound) and the new step's seven",
+    ),
+    Workload(
+        "no_grad_loop", no_grad_loop,
+        "the seed's loop under no_grad(): no graph is recorded, the floor",
+        default_params={"size": 100_000, "iterations": 100},
+        full_params={"size": 1_000_000, "iterations": 100},
+        bound=no_grad_loop_bound,
+        bound_formula="4 x size x 8 bytes: the previous y, the new x and two squares in flight",
+    ),
+]}

@@ -1,0 +1,237 @@
+"""The profile driver and harness: a tiny end-to-end profile, the ceiling, selection errors,
+and the summary's atomic merge. Runs against whichever variant this environment has."""
+import json
+import os
+import sys
+from pathlib import Path
+
+import dezero
+import jsonschema
+import pytest
+
+from graphmem import profile
+from graphmem.workloads import WORKLOADS
+
+SCHEMA = json.loads(profile.SCHEMA_PATH.read_text())
+VARIANT = dezero.VARIANT
+
+
+def run_profile(tmp_path, *args):
+    """The driver on this interpreter's variant, writing under tmp_path; returns (exit status, summary)."""
+    status = profile.main([
+        "--variant", VARIANT, "--interpreter", f"{VARIANT}={sys.executable}",
+        "--reports", str(tmp_path / "reports"), "--captures", str(tmp_path / "captures"), *args])
+    summary_path = tmp_path / "reports" / "summary.json"
+    return status, json.loads(summary_path.read_text()) if summary_path.exists() else None
+
+
+def test_smoke_profile_of_one_tiny_workload(tmp_path):
+    status, summary = run_profile(tmp_path, "--workload", "seed_loop", "--mode", "off",
+                                  "--params", "size=1000,iterations=3")
+    assert status == 0
+    jsonschema.validate(summary, SCHEMA)
+    [(run_id, run)] = summary["runs"].items()
+    assert run_id.startswith(f"{VARIANT}/seed_loop/off/iterations=3,size=1000")
+    assert run["status"] == "ok" and run["reason"] is None
+    assert run["iterations_completed"] == 3
+    assert run["live_set_bound_bytes"] == 8 * 1000 * 8
+    assert run["peak_heap_bytes"] >= run["live_set_bound_bytes"]
+    assert run["held_bytes_after_collect"] == 0
+    assert run["snapshots"] and run["total_allocations"] > 0
+    assert sorted(run["files"]) == ["flamegraph", "stats", "temporal_flamegraph"]
+    for relative in run["files"].values():
+        path = tmp_path / relative
+        assert path.is_file() and path.stat().st_size > 0
+        if path.suffix == ".html":
+            assert profile.remote_references(path) == []
+    assert (tmp_path / "reports" / VARIANT / "seed_loop-off.flamegraph.html").is_file()
+    assert list((tmp_path / "captures").rglob("*.bin")), "the raw capture stays out of reports/"
+    assert not list((tmp_path / "reports").rglob("*.bin"))
+    environment = summary["environment"]
+    assert environment["numpy"] and environment["memray"] and environment["git_commit"]
+
+
+def test_a_run_past_its_ceiling_is_recorded_not_crashed(tmp_path):
+    # deep_chain keeps its whole chain alive in every policy: 1000 links of 800 kB pass 64 MiB.
+    status, summary = run_profile(tmp_path, "--workload", "deep_chain", "--mode", "auto", "--no-sweeps",
+                                  "--params", "size=100000,depth=1000", "--ceiling", "64MiB",
+                                  "--no-flamegraphs")
+    assert status == 0
+    jsonschema.validate(summary, SCHEMA)
+    [run] = summary["runs"].values()
+    assert run["status"] == "ceiling"
+    assert run["ceiling_bytes"] == 64 * 2**20
+    assert 0 < run["iterations_completed"] < 1000
+    assert run["reason"].startswith(f"stopped at the ceiling of 64 MiB after {run['iterations_completed']} depth")
+    assert run["held_bytes_after_collect"] == 0
+
+
+def test_a_failed_run_is_recorded_and_earlier_runs_stay(tmp_path):
+    status, _ = run_profile(tmp_path, "--workload", "no_grad_loop", "--mode", "auto",
+                            "--params", "size=100,iterations=2", "--no-flamegraphs")
+    assert status == 0
+    status, summary = run_profile(tmp_path, "--workload", "seed_loop", "--mode", "auto",
+                                  "--params", "size=100,iterations=2", "--timeout", "0.01")
+    assert status == 1
+    jsonschema.validate(summary, SCHEMA)
+    runs = {run["workload"]: run for run in summary["runs"].values()}
+    assert runs["seed_loop"]["status"] == "failed"
+    assert "timed out" in runs["seed_loop"]["reason"]
+    assert runs["no_grad_loop"]["status"] == "ok"
+
+
+# --- selection -----------------------------------------------------------------------
+def matrix(*argv):
+    return profile.build_matrix(profile.argument_parser().parse_args(list(argv)))
+
+
+@pytest.mark.parametrize("argv, names", [
+    (["--variant", "stong"], ["'stong'", "strong, weakref, gc_only"]),
+    (["--workload", "seed_loop,seedloop"], ["'seedloop'", ", ".join(WORKLOADS)]),
+    (["--mode", "on"], ["'on'", "auto, off"]),
+    (["--variant", "strong", "--gc-budget", "8MiB"], ["--gc-budget applies only to gc_only"]),
+    (["--gc-budget", "8 megs"], ["'8 megs' is not a size"]),
+    (["--params", "sizes=3"], ["sizes"]),
+    (["--params", "size=0"], ["size must be a positive integer"]),
+    (["--params", "size"], ["name=value"]),
+])
+def test_bad_selection_is_a_clear_error(argv, names):
+    with pytest.raises(ValueError) as error:
+        matrix(*argv)
+    for name in names:
+        assert name in str(error.value)
+
+
+def test_bad_selection_exits_before_running_anything(tmp_path, capsys):
+    assert profile.main(["--variant", "nope", "--reports", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown variant 'nope'; valid variants: strong, weakref, gc_only" in err
+    assert not list(tmp_path.iterdir())
+
+
+def test_default_matrix_has_every_variant_workload_and_mode_and_the_sweeps():
+    runs = matrix()
+    base = {(r.variant, r.workload, r.mode) for r in runs if r.kind == "default"}
+    assert base == {(v, w, m) for v in profile.VARIANTS for w in WORKLOADS for m in profile.MODES}
+    assert len({r.id for r in runs}) == len(runs)
+    sizes = {r.params_dict["size"] for r in runs if r.workload == "seed_loop" and r.mode == "auto"}
+    assert len(sizes) >= 3
+    budgets = {r.gc_budget for r in runs if r.variant == "gc_only"}
+    assert budgets == set(profile.DEFAULT_BUDGET_SWEEP)
+    assert all(r.gc_budget is None for r in runs if r.variant != "gc_only")
+
+
+def test_selection_narrows_the_matrix():
+    runs = matrix("--variant", "gc_only", "--workload", "seed_loop", "--mode", "off", "--gc-budget", "1MiB,2MiB",
+                  "--no-sweeps")
+    assert sorted(r.id for r in runs) == [
+        "gc_only/seed_loop/off/iterations=100,size=100000/budget=1048576",
+        "gc_only/seed_loop/off/iterations=100,size=100000/budget=2097152",
+    ]
+    assert {r.params_dict["size"] for r in matrix("--workload", "seed_loop", "--full", "--no-sweeps")} == {
+        100_000, 1_000_000}
+
+
+@pytest.mark.parametrize("text, size", [("8MiB", 8 * 2**20), ("512 mib", 512 * 2**20), ("1GiB", 2**30),
+                                        ("1000", 1000), ("2MB", 2_000_000)])
+def test_sizes_parse(text, size):
+    assert profile.parse_size(text) == size
+
+
+# --- the summary -------------------------------------------------------------------
+def record(run_id, peak):
+    variant, workload, mode = run_id.split("/")[:3]
+    return {"id": run_id, "variant": variant, "workload": workload, "mode": mode, "params": {"size": 1},
+            "gc_budget": None, "status": "ok", "reason": None, "live_set_bound_bytes": 8,
+            "peak_heap_bytes": peak, "measured_at": "2026-01-01T00:00:00+00:00"}
+
+
+ENVIRONMENT = {"python": "3", "numpy": "2", "memray": "1", "platform": "p", "cpu": "c", "git_commit": "g",
+               "PYTHONMALLOC": None}
+
+
+def test_rerun_of_a_subset_replaces_only_its_runs(tmp_path):
+    path = tmp_path / "summary.json"
+    profile.merge_runs(path, {"strong/a/auto/size=1": record("strong/a/auto/size=1", 10),
+                              "weakref/a/auto/size=1": record("weakref/a/auto/size=1", 20)}, "first", ENVIRONMENT)
+    profile.merge_runs(path, {"strong/a/auto/size=1": record("strong/a/auto/size=1", 11)}, "second", ENVIRONMENT)
+    summary = json.loads(path.read_text())
+    jsonschema.validate(summary, SCHEMA)
+    assert summary["command"] == "second"
+    assert summary["runs"]["strong/a/auto/size=1"]["peak_heap_bytes"] == 11
+    assert summary["runs"]["weakref/a/auto/size=1"]["peak_heap_bytes"] == 20
+
+
+def test_an_interrupted_write_leaves_the_old_summary_whole(tmp_path, monkeypatch):
+    path = tmp_path / "summary.json"
+    profile.merge_runs(path, {"strong/a/auto/size=1": record("strong/a/auto/size=1", 10)}, "first", ENVIRONMENT)
+    before = path.read_bytes()
+
+    class DiskFullOs:
+        """os for the profile module alone, whose os.replace fails as on a full disk."""
+
+        def __getattr__(self, name):
+            return getattr(os, name)
+
+        def replace(self, *args):
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(profile, "os", DiskFullOs())
+    with pytest.raises(OSError):
+        profile.merge_runs(path, {"strong/b/auto/size=1": record("strong/b/auto/size=1", 5)}, "second", ENVIRONMENT)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["summary.json"], "no temporary file is left behind"
+
+
+def test_an_invalid_summary_is_not_written(tmp_path):
+    path = tmp_path / "summary.json"
+    bad = record("strong/a/auto/size=1", 10)
+    bad["status"] = "fine"
+    with pytest.raises(jsonschema.ValidationError):
+        profile.merge_runs(path, {bad["id"]: bad}, "first", ENVIRONMENT)
+    assert not path.exists()
+
+
+def test_an_unreadable_summary_is_kept_aside(tmp_path):
+    path = tmp_path / "summary.json"
+    path.write_text("{ half a file")
+    profile.merge_runs(path, {"strong/a/auto/size=1": record("strong/a/auto/size=1", 10)}, "first", ENVIRONMENT)
+    kept = [p for p in tmp_path.iterdir() if p.name.startswith("summary.json.unreadable-")]
+    assert len(kept) == 1 and kept[0].read_text() == "{ half a file"
+    assert json.loads(path.read_text())["runs"]
+
+
+# --- offline pages -----------------------------------------------------------------
+def test_inline_libraries_move_to_shared_assets_and_data_stays(tmp_path):
+    library = "var lib = 1;" + " " * profile.SHARED_MINIMUM
+    data = "\n const packed_data = {" + "1," * profile.SHARED_MINIMUM + "};"
+    style = "body{}" + " " * profile.SHARED_MINIMUM
+    page = (f'<html><head><style>{style}</style></head><body><script type="text/javascript">{library}</script>'
+            f'<script type="text/javascript">{data}</script><script>small()</script></body></html>')
+    pages = tmp_path / "reports" / "strong"
+    pages.mkdir(parents=True)
+    for name in ("a.html", "b.html"):
+        (pages / name).write_text(page)
+        profile.share_inline_assets(pages / name, tmp_path / "reports" / "assets")
+    assets = sorted(p.name for p in (tmp_path / "reports" / "assets").iterdir())
+    assert len(assets) == 2 and {Path(a).suffix for a in assets} == {".js", ".css"}
+    rewritten = (pages / "a.html").read_text()
+    assert data in rewritten and "small()" in rewritten and library not in rewritten
+    assert f'src="../assets/{[a for a in assets if a.endswith(".js")][0]}"' in rewritten
+    assert profile.remote_references(pages / "a.html") == []
+    (pages / "b.html").unlink()
+    (pages / "a.html").write_text("<html></html>")
+    profile.prune_assets(tmp_path / "reports")
+    assert not list((tmp_path / "reports" / "assets").iterdir())
+
+
+def test_remote_scripts_are_detected(tmp_path):
+    page = tmp_path / "page.html"
+    page.write_text('<script src="https://cdn.example/d3.js"></script><link href="//cdn.example/x.css">')
+    assert len(profile.remote_references(page)) == 2
+
+
+def test_summary_files_are_readable_by_everyone(tmp_path):
+    path = tmp_path / "summary.json"
+    profile.merge_runs(path, {"strong/a/auto/size=1": record("strong/a/auto/size=1", 10)}, "first", ENVIRONMENT)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~profile.UMASK

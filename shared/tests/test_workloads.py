@@ -1,0 +1,100 @@
+"""The shared workloads and their live-set bounds, measured directly with tracemalloc."""
+import gc
+import inspect
+import tracemalloc
+
+import numpy.random  # noqa: F401  numpy imports it lazily; its import must not count as a workload's memory
+import pytest
+
+from graphmem import workloads
+from graphmem.workloads import WORKLOADS
+from profile_expectations import EXPECTED_BOUND
+
+# Small enough to take milliseconds, large enough (160 kB arrays) that the Python objects
+# around the arrays are noise next to the bound.
+SMALL_PARAMS = {
+    "seed_loop": {"size": 20_000, "iterations": 10},
+    "seed_backward": {"size": 20_000, "iterations": 10},
+    "deep_chain": {"size": 20_000, "depth": 50},
+    "branching": {"size": 20_000, "layers": 5, "iterations": 4},
+    "rosenbrock": {"size": 20_000, "iterations": 10},
+    "no_grad_loop": {"size": 20_000, "iterations": 10},
+}
+
+
+def traced_peak(function, **params):
+    """Peak bytes traced (numpy reports its array data to tracemalloc) while function runs."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        baseline = tracemalloc.get_traced_memory()[0]
+        function(**params)
+        return tracemalloc.get_traced_memory()[1] - baseline
+    finally:
+        tracemalloc.stop()
+        gc.collect()
+
+
+def test_every_workload_has_small_params_here():
+    assert set(SMALL_PARAMS) == set(WORKLOADS)
+
+
+@pytest.mark.parametrize("name", list(WORKLOADS))
+def test_peak_respects_the_live_set_bound(name):
+    workload = WORKLOADS[name]
+    params = workload.params(SMALL_PARAMS[name])
+    bound = workload.live_set_bound(params)
+    peak = traced_peak(workload.function, **params)
+    assert peak >= bound, f"{name}: peak {peak} below its live-set bound {bound}: the bound is wrong"
+    if EXPECTED_BOUND.peak_at_most is not None:
+        assert peak <= EXPECTED_BOUND.peak_at_most * bound, (
+            f"{name}: peak {peak} is {peak / bound:.3f}x its bound {bound}")
+
+
+@pytest.mark.parametrize("name", list(WORKLOADS))
+def test_registry_entry_describes_the_function(name):
+    workload = WORKLOADS[name]
+    signature = inspect.signature(workload.function)
+    assert set(workload.default_params) <= set(signature.parameters)
+    assert set(workload.full_params) <= set(signature.parameters)
+    assert workload.full_params.get("size") == 1_000_000
+    assert workload.progress_total in workload.default_params
+    assert workload.progress_local in workload.function.__code__.co_varnames
+    assert workload.description and workload.bound_formula
+    # Workloads are plain: no profiling or collector code inside them.
+    source = inspect.getsource(workload.function)
+    for word in ("memray", "tracemalloc", "gc.", "Tracker"):
+        assert word not in source
+
+
+@pytest.mark.parametrize("name", list(WORKLOADS))
+def test_bound_grows_with_the_array_size(name):
+    workload = WORKLOADS[name]
+    small = workload.live_set_bound({"size": 1000})
+    assert workload.live_set_bound({"size": 2000}) == 2 * small > 0
+
+
+def test_seed_loop_bound_is_eight_arrays():
+    assert WORKLOADS["seed_loop"].live_set_bound({"size": 100_000, "iterations": 2}) == 8 * 100_000 * 8
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"sizes": 10}, "has no parameter 'sizes'"),
+    ({"size": 0}, "size must be a positive integer"),
+    ({"size": 1.5}, "size must be a positive integer"),
+    ({"iterations": True}, "iterations must be a positive integer"),
+    ({"lr": -1.0}, "lr must be a positive number"),
+])
+def test_bad_parameters_are_named(overrides, message):
+    name = "rosenbrock" if "lr" in overrides else "seed_loop"
+    with pytest.raises(ValueError, match=message):
+        WORKLOADS[name].params(overrides)
+
+
+def test_workloads_are_seeded(monkeypatch):
+    drawn = []
+    real_randn = workloads.np.random.randn
+    monkeypatch.setattr(workloads.np.random, "randn", lambda n: drawn.append(real_randn(n)) or drawn[-1])
+    workloads.seed_loop(size=5, iterations=2)
+    workloads.seed_loop(size=5, iterations=2)
+    assert all((a == b).all() for a, b in zip(drawn[:2], drawn[2:]))
