@@ -8,8 +8,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from graphmem.report_data import (  # noqa: E402
-    MODE_MEANING, MODES, TIMELINE_WORKLOADS, budget_sweeps, chart_plan, collecting_seconds, fmt_bytes,
-    fmt_params, headline_run, matching_run, peak, sweep,
+    MODE_MEANING, MODES, TIMELINE_WORKLOADS, chart_plan, collecting_seconds, drawable_budget_sweeps, drawable_sweep,
+    fmt_bytes, fmt_params, headline_params, headline_run, matching_run, peak,
 )
 from graphmem.variant_sources import VARIANTS  # noqa: E402
 
@@ -55,10 +55,10 @@ def _timeline(summary, chart):
 
 
 def _sweep(summary, chart):
-    modes = [mode for mode in MODES if sweep(summary, chart.workload, mode, chart.key)]
+    modes = [mode for mode in MODES if drawable_sweep(summary, chart.workload, mode, chart.key)]
     figure, axes = plt.subplots(1, len(modes), figsize=(6 * len(modes), 4.5), squeeze=False)
     for axis, mode in zip(axes[0], modes):
-        points = sweep(summary, chart.workload, mode, chart.key)
+        points = drawable_sweep(summary, chart.workload, mode, chart.key)
         bounds = {}
         for variant in VARIANTS:
             drawn = [(value, run) for value, run in points.get(variant, []) if peak(run) is not None]
@@ -76,14 +76,15 @@ def _sweep(summary, chart):
         axis.set_xscale("log")
         axis.set_xlabel(f"{'array size (float64 elements)' if chart.key == 'size' else 'iterations'}, log scale")
         _mib_axis(axis, log=True)
-        axis.set_title(f"{chart.workload}, collector {mode}")
+        fixed = {name: value for name, value in headline_params(summary, chart.workload).items() if name != chart.key}
+        axis.set_title(f"{chart.workload} ({fmt_params(fixed)}), collector {mode}", fontsize=10)
         axis.legend(fontsize=8)
     figure.suptitle(chart.title)
     return figure
 
 
 def _budget(summary, chart):
-    sweeps = budget_sweeps(summary)
+    sweeps = drawable_budget_sweeps(summary)
     figure, axes = plt.subplots(1, len(sweeps), figsize=(7 * len(sweeps), 5), squeeze=False)
     for axis, (workload, mode, params, runs) in zip(axes[0], sweeps):
         drawn = [run for run in runs if peak(run) is not None and collecting_seconds(run) is not None]

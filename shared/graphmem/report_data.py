@@ -242,10 +242,17 @@ def sweep(summary, workload, mode, key):
     return found if len(values) >= 2 else {}
 
 
+def drawable_sweep(summary, workload, mode, key):
+    """The sweep if at least two of its values have a measured peak, else {}."""
+    points = sweep(summary, workload, mode, key)
+    values = {value for series in points.values() for value, run in series if peak(run) is not None}
+    return points if len(values) >= 2 else {}
+
+
 def sweep_workload(summary, key):
-    """The first workload (in the summary's order) with a sweep along `key` in any mode."""
+    """The first workload (in the summary's order) with a drawable sweep along `key` in any mode."""
     for workload in workload_names(summary):
-        if any(sweep(summary, workload, mode, key) for mode in MODES):
+        if any(drawable_sweep(summary, workload, mode, key) for mode in MODES):
             return workload
     return None
 
@@ -261,6 +268,13 @@ def budget_sweeps(summary):
         if len({run["gc_budget"] for run in runs}) >= 2:
             sweeps.append((workload, mode, json.loads(key), sorted(runs, key=lambda r: r["gc_budget"])))
     return sweeps
+
+
+def drawable_budget_sweeps(summary):
+    """The budget sweeps with at least two budgets whose peak and collecting time were measured."""
+    return [entry for entry in budget_sweeps(summary)
+            if len({run["gc_budget"] for run in entry[3]
+                    if peak(run) is not None and collecting_seconds(run) is not None}) >= 2]
 
 
 def matching_run(summary, like, variant):
@@ -309,10 +323,11 @@ def chart_plan(summary):
         workload = sweep_workload(summary, key)
         charts.append(Chart(
             f"chart-peak-vs-{key}.png", f"Peak memory against {label}", "sweep", key=key, workload=workload,
-            missing=None if workload else f"no workload was run at two {label} values or more",
+            missing=None if workload else f"no workload's peak was measured at two {label} values or more",
         ))
     charts.append(Chart(
         "chart-budget-sweep.png", "gc_only's budget: peak memory against time spent collecting", "budget",
-        missing=None if budget_sweeps(summary) else "gc_only was not run at two budgets or more",
+        missing=None if drawable_budget_sweeps(summary) else
+        "gc_only's peak and collecting time were not measured at two budgets or more",
     ))
     return charts
