@@ -288,16 +288,18 @@ def section_charts(summary):
 
 # --- 5. flamegraphs ----------------------------------------------------------------------------
 
+FLAMEGRAPH_FILES = (("flamegraph", "flamegraph"), ("temporal_flamegraph", "temporal"), ("stats", "stats"))
+
+
 def section_flamegraphs(summary, committed):
     rows = []
     for run in runs_sorted(summary):
         files = run.get("files") or {}
         links = [f"[{label}]({report_link(files[kind])})"
-                 for kind, label in (("flamegraph", "flamegraph"), ("temporal_flamegraph", "temporal"))
-                 if kind in files]
+                 for kind, label in FLAMEGRAPH_FILES if kind in files]
         if not links:
             where = "none written (the run failed)" if run["status"] == "failed" else "none written"
-        elif all(files[kind] in committed for kind in ("flamegraph", "temporal_flamegraph") if kind in files):
+        elif all(files[kind] in committed for kind, _ in FLAMEGRAPH_FILES if kind in files):
             where = "yes"
         else:
             where = f"no: `{PROFILE_COMMAND}` creates them"
@@ -310,9 +312,9 @@ def section_flamegraphs(summary, committed):
         "box is as wide as the bytes allocated by that call and its callees that were still alive, and "
         "left-to-right order means nothing. The temporal flamegraph adds a memory-over-time strip above it: "
         "select a time range there to see what was alive during it. Both are HTML files; GitHub shows them as "
-        "source, so open them in a browser from a clone. Where the last column says they are not in the "
+        "source, so open them in a browser from a clone; `stats` is memray's summary of the same capture. Where the last column says they are not in the "
         f"repository, `{PROFILE_COMMAND}` writes them to the linked paths.",
-        md_table(["run", "status", "peak heap", "flamegraphs", "in the repository"], rows, right={2}),
+        md_table(["run", "status", "peak heap", "memray reports", "in the repository"], rows, right={2}),
     ]
 
 

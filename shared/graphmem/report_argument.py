@@ -137,7 +137,9 @@ def step_cycle(summary):
     grown = [(value, run) for value, run in points if peak(run) is not None and run["status"] != "failed"]
     if len(grown) >= 2:
         sentences.append("Its peak grows with the work: " + ", ".join(
-            f"{fmt_bytes(peak(run))} after {value} iterations" for value, run in grown) + ".")
+            f"{fmt_bytes(peak(run))} after {value} iterations" if run["status"] == "ok" else
+            f"at least {fmt_bytes(peak(run))} when it hit the ceiling after {iterations_done(run)} of {value}"
+            for value, run in grown) + ".")
         link = chart_link(summary, "sweep", key="iterations")
         evidence += f"; {link}, panel `off`" if link else ""
     for run in runs_sorted(summary):
