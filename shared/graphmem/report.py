@@ -379,6 +379,7 @@ def build(summary_path, report_path, with_charts=True):
         from graphmem import charts  # matplotlib only where charts are drawn, not in the test sessions
         images = charts.render_charts(summary)
     report_path = Path(report_path)
+    report_path.parent.mkdir(parents=True, exist_ok=True)
     for name, png in images.items():
         write_atomically(report_path.parent / name, png)
     write_atomically(report_path, text)
