@@ -26,7 +26,7 @@ def test(session, variant):
     session.run("pytest", "--memray", *session.posargs)
 
 
-@nox.session
+@nox.session(reuse_venv=True)
 def profile(session):
     """Profile every variant under memray, one process per run, into reports/ (args: --full, --variant, ...)."""
     requirements = nox.project.dependency_groups(PYPROJECT, "profile")
