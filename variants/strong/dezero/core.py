@@ -98,33 +98,33 @@ class Variable:
         # A heap ordered by generation (newest first) runs every Function after all
         # Functions that consumed its outputs, in O(n log n); the counter breaks ties.
         pending, queued, tiebreak = [], set(), itertools.count()
-
-        def enqueue(func):
-            if func not in queued:
-                queued.add(func)
-                heapq.heappush(pending, (-func.generation, next(tiebreak), func))
-
+        push, pop = heapq.heappush, heapq.heappop
         if self.creator is not None:
-            enqueue(self.creator)
+            queued.add(self.creator)
+            push(pending, (-self.creator.generation, next(tiebreak), self.creator))
         while pending:
-            func = heapq.heappop(pending)[2]
+            func = pop(pending)[2]
             outputs = func.outputs  # policy: strong
-            gys = [np.zeros_like(y.data) if y.grad is None else y.grad for y in outputs]  # policy: strong
+            gys = [np.zeros_like(y.data) if y.grad is None else y.grad for y in outputs]
             gxs = func.backward(*gys)
             if not isinstance(gxs, tuple):
                 gxs = (gxs,)
-            if len(gxs) != len(func.inputs):
+            inputs = func.inputs
+            if len(gxs) != len(inputs):
                 raise ValueError(f"{type(func).__name__}.backward returned {len(gxs)} gradients "
-                                 f"for {len(func.inputs)} inputs")
-            for position, (x, gx) in enumerate(zip(func.inputs, gxs), 1):
-                gx = _checked_grad(gx, x, func, position)
+                                 f"for {len(inputs)} inputs")
+            for position, (x, gx) in enumerate(zip(inputs, gxs), 1):
+                if type(gx) is not np.ndarray or gx.shape != x.data.shape:
+                    gx = _checked_grad(gx, x, func, position)
                 # Out of place: the array in x.grad may also be another Variable's grad.
                 x.grad = gx if x.grad is None else x.grad + gx
-                if x.creator is not None:
-                    enqueue(x.creator)
+                creator = x.creator
+                if creator is not None and creator not in queued:
+                    queued.add(creator)
+                    push(pending, (-creator.generation, next(tiebreak), creator))
             if not retain_grad:
                 for y in outputs:
-                    y.grad = None  # policy: strong
+                    y.grad = None
 
 
 def _checked_grad(gx, x, func, position):
@@ -165,19 +165,25 @@ class Function:
             cls.arity = code.co_argcount - 1
 
     def __call__(self, *inputs):
-        name = type(self).__name__
         if self.arity is not None and len(inputs) != self.arity:
-            raise TypeError(f"{name} takes {self.arity} input{'s' * (self.arity != 1)}, got {len(inputs)}")
-        inputs = [as_variable(x, name, position) for position, x in enumerate(inputs, 1)]
-        ys = self.forward(*[x.data for x in inputs])
-        if not isinstance(ys, tuple):
-            ys = (ys,)
-        outputs = [Variable(_checked_output(y, name)) for y in ys]
+            raise TypeError(f"{type(self).__name__} takes {self.arity} input{'s' * (self.arity != 1)}, "
+                            f"got {len(inputs)}")
+        # One pass over the inputs; the checking helpers only see what is not the usual type.
+        variables, arrays, generation = [], [], 0
+        for position, x in enumerate(inputs, 1):
+            if not isinstance(x, Variable) or x.data is None:
+                x = as_variable(x, type(self).__name__, position)
+            variables.append(x)
+            arrays.append(x.data)
+            if x.generation > generation:
+                generation = x.generation
+        ys = self.forward(*arrays)
+        outputs = [Variable(y if type(y) is np.ndarray else _checked_output(y, type(self).__name__))
+                   for y in (ys if isinstance(ys, tuple) else (ys,))]
         if Config.enable_backprop:
-            self.generation = max([x.generation for x in inputs])
+            self.generation, self.inputs = generation, variables
             for output in outputs:
-                output.set_creator(self)
-            self.inputs = inputs
+                output.creator, output.generation = self, generation + 1  # set_creator, inlined
             self.outputs = outputs  # policy: strong
         return outputs if len(outputs) > 1 else outputs[0]
 
@@ -211,7 +217,8 @@ class Square(Function):
         return x * x
 
     def backward(self, gy):
-        return 2.0 * self.inputs[0].data * gy
+        x = self.inputs[0].data
+        return (x + x) * gy  # the same bits as 2.0 * x * gy, without a Python float to convert
 
 
 class Exp(Function):
