@@ -1,0 +1,464 @@
+"""Speed of the three variants against PyTorch and the book's package: the measuring harness.
+
+Two commands:
+  python -m graphmem.bench measure --kind ours|book|torch --group GROUP [--quick] --out PART.json
+      measures one group in this interpreter (one process per implementation and per group,
+      because ours and the book's package are both `dezero`, and collector settings are global);
+  python -m graphmem.bench run --envs DIR [--quick] [--out-dir reports]
+      reads the environment records that `nox -s bench` wrote into DIR (one JSON per
+      implementation: its interpreter, or why it is unavailable), runs `measure` in each,
+      interleaving the per-operation rounds across implementations so that drift in the
+      machine's load falls on all of them alike, then writes bench.json and renders BENCH.md.
+
+All times are time.perf_counter_ns() around the timed region, with the cyclic collector
+disabled there except where a collection is what is measured.
+"""
+import argparse
+import contextlib
+import datetime
+import gc
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+import weakref
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from graphmem.bench_adapters import KINDS, make_adapter, process_environment
+from graphmem.bench_workloads import GRAPHS, binary_mix, square_chain
+
+GROUPS = ("per_op", "scaling", "collection", "teardown")
+# Which groups each kind of implementation runs: the peers only take part in per-operation time.
+GROUPS_FOR_KIND = {"ours": GROUPS, "book": ("per_op",), "torch": ("per_op",)}
+EXPRESSIONS = ("square_chain", "binary_mix")
+PHASES = ("forward", "backward", "forward+backward")
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+MEASURE_TIMEOUT_S = 1800
+
+
+class BenchInputError(ValueError):
+    """Bad input to the bench: a missing or malformed environment record, plan or file."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Sizes and repetitions of one bench run."""
+
+    name: str
+    per_op_functions: dict  # array elements -> Functions in the chain
+    per_op_repeats: int
+    warmup: int
+    rounds: int  # per-operation processes per implementation, interleaved across implementations
+    scaling_repeats: dict  # graph size in Functions -> repetitions
+    collection_repeats: dict  # graph size -> repetitions
+    teardown_functions: int
+    teardown_repeats: int
+
+
+PLANS = {
+    "full": Plan("full", {1: 1000, 10_000: 200}, per_op_repeats=15, warmup=3, rounds=3,
+                 scaling_repeats={10**3: 15, 10**4: 7, 10**5: 3, 10**6: 1},
+                 collection_repeats={10**3: 15, 10**4: 7, 10**5: 3, 10**6: 1},
+                 teardown_functions=10**5, teardown_repeats=5),
+    "quick": Plan("quick", {1: 400, 10_000: 40}, per_op_repeats=5, warmup=1, rounds=1,
+                  scaling_repeats={10**3: 5, 10**4: 3, 10**5: 1},
+                  collection_repeats={10**3: 3, 10**4: 2, 10**5: 1},
+                  teardown_functions=10**5, teardown_repeats=2),
+    # The smallest sizes, for the test suite: proves the code runs, measures nothing useful.
+    "smoke": Plan("smoke", {1: 8, 10_000: 4}, per_op_repeats=2, warmup=1, rounds=1,
+                  scaling_repeats={10: 2, 100: 1}, collection_repeats={10: 2, 100: 1},
+                  teardown_functions=100, teardown_repeats=2),
+}
+
+
+def summarize(samples_ns, per=1):
+    """Median, quartiles and range of samples (ns), each divided by `per`."""
+    if not samples_ns:
+        raise BenchInputError("no samples to summarize")
+    values = sorted(s / per for s in samples_ns)
+    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else values * 3
+    return {"median": statistics.median(values), "q1": q1, "q3": q3, "min": values[0], "max": values[-1],
+            "repeats": len(values)}
+
+
+@contextlib.contextmanager
+def collector_disabled():
+    """The cyclic collector off for a timed region, restored afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _count(ops):
+    return ops.collections_so_far() or 0
+
+
+# --- Measurements -------------------------------------------------------------------
+def time_forward_backward(ops, make_leaves, build, repeats, warmup):
+    """Per repetition: build the graph (forward), then backward; collection between, untimed."""
+    forward, backward, collections = [], [], 0
+    with collector_disabled():
+        for rep in range(warmup + repeats):
+            ops.collect_garbage()
+            leaves = make_leaves()
+            before = _count(ops)
+            t0 = time.perf_counter_ns()
+            y = build(*leaves)
+            t1 = time.perf_counter_ns()
+            ops.backward(y)
+            t2 = time.perf_counter_ns()
+            del y, leaves
+            if rep >= warmup:
+                forward.append(t1 - t0)
+                backward.append(t2 - t1)
+                collections += _count(ops) - before
+        ops.collect_garbage()
+    return forward, backward, collections
+
+
+def measure_per_op(ops, plan):
+    """Forward, backward and both, per Function, on the square chain and the binary mix."""
+    rows = []
+    for elements, functions in plan.per_op_functions.items():
+        workloads = {
+            "square_chain": (lambda e=elements: (ops.leaf(e, 0.0),),
+                             lambda x, n=functions: square_chain(ops, x, n)),
+            "binary_mix": (lambda e=elements: (ops.leaf(e, 1.0), ops.leaf(e, 1.0)),
+                           lambda x, c, n=functions: binary_mix(ops, x, c, n)),
+        }
+        for expression in EXPRESSIONS:
+            make_leaves, build = workloads[expression]
+            forward, backward, collections = time_forward_backward(
+                ops, make_leaves, build, plan.per_op_repeats, plan.warmup)
+            both = [f + b for f, b in zip(forward, backward)]
+            for phase, samples in zip(PHASES, (forward, backward, both)):
+                rows.append({"expression": expression, "elements": elements, "functions": functions,
+                             "phase": phase, "samples_ns": samples, "collections": collections,
+                             "per_function_ns": summarize(samples, functions)})
+    return rows
+
+
+def measure_scaling(ops, plan):
+    """backward() on a chain and on a wide branching graph, per graph size."""
+    rows = []
+    sizes = sorted(plan.scaling_repeats)
+    for graph, (build, count) in GRAPHS.items():
+        with collector_disabled():
+            ops.collect_garbage()
+            warm = build(ops, ops.leaf(1, 0.0), sizes[0])  # warm-up: the code paths, not the sizes
+            ops.backward(warm)
+            del warm
+            for size in sizes:
+                forward, backward = [], []
+                for _ in range(plan.scaling_repeats[size]):
+                    ops.collect_garbage()
+                    x = ops.leaf(1, 0.0)
+                    t0 = time.perf_counter_ns()
+                    y = build(ops, x, size)
+                    t1 = time.perf_counter_ns()
+                    ops.backward(y)
+                    t2 = time.perf_counter_ns()
+                    forward.append(t1 - t0)
+                    backward.append(t2 - t1)
+                    del y, x
+                ops.collect_garbage()
+                rows.append({"graph": graph, "size": size, "functions": count(size),
+                             "backward_ns": summarize(backward), "build_ns": summarize(forward),
+                             "backward_samples_ns": backward, "build_samples_ns": forward})
+    return rows
+
+
+def _build_and_drop(ops, size):
+    """A chain of `size` squares, built and dropped: whatever remains is for a collector."""
+    y = square_chain(ops, ops.leaf(1, 0.0), size)
+    del y
+
+
+def measure_collection(ops, plan):
+    """The collection the variant's policy relies on, timed right after dropping a graph.
+
+    For a variant with its own collector that is its collect(); otherwise one gc.collect().
+    Bytes and objects reclaimed come from a second, untimed pass under tracemalloc (which
+    slows allocation and freeing, so it never overlaps a timed region).
+    """
+    rows = []
+    for size in sorted(plan.collection_repeats):
+        samples = []
+        with collector_disabled():
+            for _ in range(plan.collection_repeats[size]):
+                ops.collect_garbage()
+                _build_and_drop(ops, size)
+                t0 = time.perf_counter_ns()
+                ops.collect_garbage()
+                samples.append(time.perf_counter_ns() - t0)
+            reclaimed_bytes, collected_objects = _reclaimed_by_collection(ops, size)
+        rows.append({"functions": size, "collect_ns": summarize(samples), "samples_ns": samples,
+                     "reclaimed_bytes": reclaimed_bytes, "collected_objects": collected_objects})
+    return rows
+
+
+def _reclaimed_by_collection(ops, size):
+    collected = []
+
+    def count_collected(phase, info):
+        if phase == "stop":
+            collected.append(info["collected"])
+
+    ops.collect_garbage()
+    tracemalloc.start()
+    try:
+        _build_and_drop(ops, size)
+        before = tracemalloc.get_traced_memory()[0]
+        gc.callbacks.append(count_collected)
+        try:
+            ops.collect_garbage()
+        finally:
+            gc.callbacks.remove(count_collected)
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    return max(0, before - after), sum(collected)
+
+
+def measure_teardown(ops, plan):
+    """Dropping the last reference to a chain, then the collection that follows, timed apart."""
+    drop, collect, freed_by_drop = [], [], []
+    with collector_disabled():
+        for _ in range(plan.teardown_repeats):
+            ops.collect_garbage()
+            y = square_chain(ops, ops.leaf(1, 0.0), plan.teardown_functions)
+            probe = weakref.ref(y.creator)  # the Function that made the output
+            t0 = time.perf_counter_ns()
+            del y
+            t1 = time.perf_counter_ns()
+            freed_by_drop.append(probe() is None)
+            ops.collect_garbage()
+            t2 = time.perf_counter_ns()
+            drop.append(t1 - t0)
+            collect.append(t2 - t1)
+    return [{"functions": plan.teardown_functions, "drop_ns": summarize(drop), "drop_samples_ns": drop,
+             "collect_after_ns": summarize(collect), "collect_after_samples_ns": collect,
+             "freed_by_drop": all(freed_by_drop)}]
+
+
+MEASUREMENTS = {"per_op": measure_per_op, "scaling": measure_scaling, "collection": measure_collection,
+                "teardown": measure_teardown}
+
+
+def measure(kind, group, plan):
+    """One group on the implementation installed in this interpreter, as a JSON-ready dict."""
+    if group not in GROUPS_FOR_KIND.get(kind, ()):
+        raise BenchInputError(f"group {group!r} is not measured for kind {kind!r}; "
+                              f"it runs {', '.join(GROUPS_FOR_KIND.get(kind, ()))}")
+    ops = make_adapter(kind)
+    started = time.perf_counter()
+    rows = MEASUREMENTS[group](ops, plan)
+    return {"implementation": ops.name, "kind": kind, "group": group, "plan": plan.name,
+            "versions": ops.versions(), "process": process_environment(),
+            "seconds": time.perf_counter() - started,
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "rows": rows}
+
+
+# --- Files --------------------------------------------------------------------------
+def write_json_atomically(path, data):
+    """Write JSON to a temporary file beside `path`, then move it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(data, indent=1, sort_keys=False) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def read_environment_records(envs_dir):
+    """The per-implementation environment records that the bench_env sessions wrote."""
+    folder = Path(envs_dir)
+    if not folder.is_dir():
+        raise BenchInputError(f"no environment records folder {folder} (run `nox -s bench`, which writes it)")
+    records = {}
+    for file in sorted(folder.glob("*.json")):
+        try:
+            record = json.loads(file.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as error:
+            raise BenchInputError(f"environment record {file} is not valid JSON: {error}") from None
+        missing = {"name", "kind"} - set(record)
+        if missing or record.get("kind") not in KINDS or not ("python" in record or "unavailable" in record):
+            raise BenchInputError(f"environment record {file} needs name, kind (one of {', '.join(KINDS)}) "
+                                  f"and python or unavailable; got keys {sorted(record)}")
+        records[record["name"]] = record
+    if not records:
+        raise BenchInputError(f"no environment records (*.json) in {folder}")
+    return records
+
+
+# --- The whole run ------------------------------------------------------------------
+def _run_measure(record, group, plan, parts_dir, label):
+    out = Path(parts_dir) / f"{label}.json"
+    command = [record["python"], "-m", "graphmem.bench", "measure", "--kind", record["kind"],
+               "--group", group, "--plan", plan.name, "--out", str(out)]
+    print(f"bench: {label} ...", flush=True)
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=MEASURE_TIMEOUT_S,
+                              env=_measure_environment())
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return None, f"{group} could not run: {error}"
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.strip().splitlines()[-6:])
+        return None, f"{group} exited with code {done.returncode}: {tail}"
+    return json.loads(out.read_text(encoding="utf-8")), None
+
+
+def _measure_environment():
+    env = dict(os.environ)
+    env.update({name: "1" for name in THREAD_VARIABLES})
+    shared = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = shared + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def _git(*args):
+    root = Path(__file__).resolve().parents[2]
+    try:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def machine_environment():
+    """The machine and checkout a run measured on."""
+    cpu = None
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    status = _git("status", "--porcelain", "--untracked-files=no", "--", "variants", "shared/graphmem")
+    return {"cpu": cpu, "logical_cpus": os.cpu_count(), "platform": platform.platform(),
+            "python": sys.version.split()[0], "git_commit": _git("rev-parse", "HEAD"),
+            "git_dirty_variants_or_bench": bool(status) if status is not None else None,
+            "threads": {**{name: "1" for name in THREAD_VARIABLES}, "torch.set_num_threads": 1},
+            "timer": "time.perf_counter_ns", "command": "python3 -m nox -s bench"}
+
+
+def run(records, plan, parts_dir, log=print):
+    """Every available implementation measured, per-operation rounds interleaved; a result dict."""
+    started = datetime.datetime.now(datetime.timezone.utc)
+    implementations, rows = {}, {group: [] for group in GROUPS}
+    for name, record in records.items():
+        entry = {"kind": record["kind"], "note": record.get("note")}
+        if "unavailable" in record:
+            entry.update(status="unavailable", reason=record["unavailable"])
+        else:
+            entry.update(status="ok", versions={}, peak_rss_mib={}, failures=[])
+        implementations[name] = entry
+    runnable = [name for name, entry in implementations.items() if entry["status"] == "ok"]
+
+    def take(name, group, label):
+        part, failure = _run_measure(records[name], group, plan, parts_dir, label)
+        entry = implementations[name]
+        if failure:
+            log(f"bench: {name} {failure}")
+            entry["failures"].append(failure)
+            return
+        entry["versions"] = part["versions"]
+        entry["peak_rss_mib"][group] = max(entry["peak_rss_mib"].get(group, 0), part["peak_rss_mib"])
+        rows[group] += [{"implementation": name, **row} for row in part["rows"]]
+
+    for round_index in range(plan.rounds):
+        shift = round_index % max(1, len(runnable))
+        for name in runnable[shift:] + runnable[:shift]:
+            take(name, "per_op", f"{name}-per_op-{round_index}")
+    for group in GROUPS[1:]:
+        for name in runnable:
+            if group in GROUPS_FOR_KIND[records[name]["kind"]]:
+                take(name, group, f"{name}-{group}")
+    for name in runnable:
+        entry = implementations[name]
+        if entry["failures"] and not any(r["implementation"] == name for g in rows.values() for r in g):
+            entry.update(status="failed", reason="; ".join(entry["failures"]))
+    finished = datetime.datetime.now(datetime.timezone.utc)
+    return {"format": "graphmem-bench/1", "plan": asdict(plan), "quick": plan.name != "full",
+            "started": started.isoformat(timespec="seconds"), "finished": finished.isoformat(timespec="seconds"),
+            "environment": machine_environment(), "implementations": implementations,
+            "per_op": _merge_per_op(rows["per_op"]), "scaling": rows["scaling"],
+            "collection": rows["collection"], "teardown": rows["teardown"]}
+
+
+def _merge_per_op(rows):
+    """Rounds of the same implementation and case pooled into one row of samples."""
+    merged = {}
+    for row in rows:
+        key = (row["implementation"], row["expression"], row["elements"], row["phase"])
+        if key in merged:
+            merged[key]["samples_ns"] += row["samples_ns"]
+            merged[key]["collections"] += row["collections"]
+            merged[key]["rounds"] += 1
+        else:
+            merged[key] = {**row, "samples_ns": list(row["samples_ns"]), "rounds": 1}
+    for row in merged.values():
+        row["per_function_ns"] = summarize(row["samples_ns"], row["functions"])
+    return list(merged.values())
+
+
+# --- Command line -------------------------------------------------------------------
+def _plan_from(args):
+    if args.quick and args.plan not in (None, "quick"):
+        raise BenchInputError(f"--quick contradicts --plan {args.plan}")
+    return PLANS["quick" if args.quick else (args.plan or "full")]
+
+
+def parse_arguments(argv):
+    parser = argparse.ArgumentParser(prog="python -m graphmem.bench", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    for command in ("measure", "run"):
+        sub = commands.add_parser(command)
+        sub.add_argument("--quick", action="store_true", help="the one-minute plan")
+        sub.add_argument("--plan", choices=sorted(PLANS), help="sizes and repetitions (default: full)")
+    measure_cmd = commands.choices["measure"]
+    measure_cmd.add_argument("--kind", required=True, choices=KINDS)
+    measure_cmd.add_argument("--group", required=True, choices=GROUPS)
+    measure_cmd.add_argument("--out", required=True, type=Path)
+    run_cmd = commands.choices["run"]
+    run_cmd.add_argument("--envs", required=True, type=Path, help="folder of environment records")
+    run_cmd.add_argument("--out-dir", type=Path, default=Path("reports"), help="where bench.json and BENCH.md go")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_arguments(sys.argv[1:] if argv is None else argv)
+    try:
+        plan = _plan_from(args)
+        if args.command == "measure":
+            write_json_atomically(args.out, measure(args.kind, args.group, plan))
+            return 0
+        records = read_environment_records(args.envs)
+        with tempfile.TemporaryDirectory(prefix="bench-parts-") as parts:
+            result = run(records, plan, parts)
+    except BenchInputError as error:
+        print(f"bench: error: {error}", file=sys.stderr)
+        return 2
+    from graphmem.bench_report import write_report  # matplotlib only where the report is drawn
+    json_path = args.out_dir / "bench.json"
+    write_json_atomically(json_path, result)
+    written = write_report(result, args.out_dir)
+    for path in (json_path, *written):
+        print(f"bench: wrote {path}")
+    failed = [n for n, e in result["implementations"].items() if e["status"] == "failed" or e.get("failures")]
+    if any(result["implementations"][n]["kind"] == "ours" for n in failed):
+        print(f"bench: error: a variant failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
