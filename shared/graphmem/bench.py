@@ -63,8 +63,8 @@ class Plan:
 
 
 PLANS = {
-    "full": Plan("full", {1: 1000, 10_000: 200}, per_op_repeats=15, warmup=3, rounds=3,
-                 scaling_repeats={10**3: 15, 10**4: 7, 10**5: 3, 10**6: 1},
+    "full": Plan("full", {1: 1000, 10_000: 200}, per_op_repeats=20, warmup=3, rounds=3,
+                 scaling_repeats={10**3: 15, 10**4: 9, 10**5: 5, 10**6: 2},
                  collection_repeats={10**3: 15, 10**4: 7, 10**5: 3, 10**6: 1},
                  teardown_functions=10**5, teardown_repeats=5),
     "quick": Plan("quick", {1: 400, 10_000: 40}, per_op_repeats=5, warmup=1, rounds=1,
@@ -361,7 +361,9 @@ def run(records, plan, parts_dir, log=print):
         else:
             entry.update(status="ok", versions={}, peak_rss_mib={}, failures=[])
         implementations[name] = entry
-    runnable = [name for name, entry in implementations.items() if entry["status"] == "ok"]
+    # Ours first, then the peers, each group in a fixed order.
+    runnable = sorted((name for name, entry in implementations.items() if entry["status"] == "ok"),
+                      key=lambda name: (records[name]["kind"] != "ours", name))
 
     def take(name, group, label):
         part, failure = _run_measure(records[name], group, plan, parts_dir, label)
