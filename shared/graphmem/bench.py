@@ -342,7 +342,7 @@ def machine_environment():
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    status = _git("status", "--porcelain", "--untracked-files=no", "--", "variants", "shared/graphmem")
+    status = _git("status", "--porcelain", "--untracked-files=no", "--", "variants", "shared/graphmem/bench*.py")
     return {"cpu": cpu, "logical_cpus": os.cpu_count(), "platform": platform.platform(),
             "python": sys.version.split()[0], "git_commit": _git("rev-parse", "HEAD"),
             "git_dirty_variants_or_bench": bool(status) if status is not None else None,
