@@ -197,7 +197,9 @@ def measure(spec):
             wall_seconds = time.perf_counter() - started
         resource.setrlimit(resource.RLIMIT_AS, (soft_limit, hard_limit))
         gc.callbacks.remove(log)
-        # Inside the tracked block, so that memray sees the cycles freed here as freed.
+        # Counting allocates, which under `auto` could start a collection before the count;
+        # inside the tracked block, so that memray sees the cycles freed here as freed.
+        gc.disable()
         held_at_return = held_array_bytes()
         gc.collect()
         held_after_collect = held_array_bytes()

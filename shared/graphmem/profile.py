@@ -36,7 +36,8 @@ MODES = ("auto", "off")
 BUDGETED_VARIANT = "gc_only"  # the one variant whose collector takes a byte budget
 DEFAULT_GC_BUDGET = 64 * 2**20  # gc_only's own default; given explicitly so every run id names its budget
 DEFAULT_BUDGET_SWEEP = (8 * 2**20, 64 * 2**20, 512 * 2**20)
-DEFAULT_CEILING = 2**30
+DEFAULT_CEILING = 2**30  # enough for strong's 30-fold peaks at the default sizes, small next to 24 GiB
+FULL_CEILING = 4 * 2**30  # strong's seed_loop under auto holds about 2 GB at 10^6 elements
 DEFAULT_TIMEOUT = 900  # seconds a single run may take before it is recorded as failed
 SCHEMA_VERSION = 1
 UMASK = os.umask(0o022)
@@ -178,8 +179,8 @@ def argument_parser():
                         help="numbers only: no flamegraphs or stats files (quicker)")
     parser.add_argument("--params", action="append", help="override workload parameters, e.g. size=1000,iterations=3 "
                         "(implies --no-sweeps)")
-    parser.add_argument("--ceiling", default=format_size(DEFAULT_CEILING).replace(" ", ""),
-                        help="address space a run may add before it is stopped (default %(default)s)")
+    parser.add_argument("--ceiling", help="address space a run may add before it is stopped "
+                        f"(default {format_size(DEFAULT_CEILING)}, {format_size(FULL_CEILING)} with --full)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per run (default %(default)s)")
     parser.add_argument("--reports", type=Path, default=ROOT / "reports", help="output folder (default reports/)")
     parser.add_argument("--captures", type=Path, default=ROOT / "build" / "memray",
@@ -276,7 +277,8 @@ PROBE = """
 import json, os, platform, sys
 from importlib.metadata import version
 import dezero
-print(json.dumps({"variant": dezero.VARIANT, "python": platform.python_version() + " (" + sys.executable + ")",
+print(json.dumps({"variant": dezero.VARIANT,
+                  "python": platform.python_version() + " " + platform.python_implementation(),
                   "numpy": version("numpy"), "memray": version("memray"), "platform": platform.platform(),
                   "PYTHONMALLOC": os.environ.get("PYTHONMALLOC")}))
 """
@@ -446,7 +448,7 @@ def spec_for(run, args, capture):
         "params": run.params_dict,
         "mode": run.mode,
         "gc_budget": run.gc_budget,
-        "ceiling_bytes": parse_size(args.ceiling),
+        "ceiling_bytes": args.ceiling,
         "capture": str(capture),
         "memory_interval_ms": args.memory_interval_ms,
         "flamegraph": str(out / f"{run.file_stem}.flamegraph.html") if rendered else None,
@@ -495,6 +497,22 @@ def execute(run, python, args):
     return record, elapsed
 
 
+SESSION_OPTIONS = ("--env-dir", "--requirement")  # what the nox session passes, not its user
+
+
+def user_command(argv):
+    """The command that reproduces these runs: nox's profile session with the user's arguments."""
+    user_args, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in SESSION_OPTIONS:
+            skip = True
+        elif not arg.startswith(tuple(f"{option}=" for option in SESSION_OPTIONS)):
+            user_args.append(arg)
+    return "python3 -m nox -s profile" + (f" -- {shlex.join(user_args)}" if user_args else "")
+
+
 def describe_failure(child):
     lines = [line for line in (child.stderr or "").strip().splitlines() if line.strip()]
     if child.returncode < 0:
@@ -527,7 +545,7 @@ def main(argv=None):
     args = argument_parser().parse_args(argv)
     try:
         runs = build_matrix(args)
-        parse_size(args.ceiling)
+        args.ceiling = parse_size(args.ceiling) if args.ceiling else FULL_CEILING if args.full else DEFAULT_CEILING
         interpreters = parse_interpreters(args.interpreter)
         variants = list(dict.fromkeys(run.variant for run in runs))
         environments = {}
@@ -541,7 +559,7 @@ def main(argv=None):
 
     args.reports = args.reports.resolve()
     summary_path = args.reports / "summary.json"
-    command = "python3 -m nox -s profile" + (f" -- {shlex.join(argv)}" if argv else "")
+    command = user_command(argv)
     # The variants' environments are built from one interpreter, so the first one speaks for all.
     environment = {**host_environment(), **environments[variants[0]]}
     print(f"profile: {len(runs)} runs over {', '.join(variants)}; results merge into {summary_path}", flush=True)

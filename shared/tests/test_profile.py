@@ -132,6 +132,12 @@ def test_selection_narrows_the_matrix():
         100_000, 1_000_000}
 
 
+def test_recorded_command_leaves_out_what_the_session_adds():
+    argv = ["--env-dir", "/x/.nox", "--requirement=memray>=1.13", "--requirement", "jsonschema", "--variant", "strong"]
+    assert profile.user_command(argv) == "python3 -m nox -s profile -- --variant strong"
+    assert profile.user_command([]) == "python3 -m nox -s profile"
+
+
 @pytest.mark.parametrize("text, size", [("8MiB", 8 * 2**20), ("512 mib", 512 * 2**20), ("1GiB", 2**30),
                                         ("1000", 1000), ("2MB", 2_000_000)])
 def test_sizes_parse(text, size):
