@@ -26,6 +26,8 @@ SUMMARY_PATH = ROOT / "reports" / "summary.json"
 REPORT_PATH = ROOT / "reports" / "COMPARISON.md"
 REPORT_DIR = "reports"  # where COMPARISON.md lives, relative to the repository root; links start here
 PROFILE_COMMAND = "python3 -m nox -s profile"
+UMASK = os.umask(0o022)
+os.umask(UMASK)
 REPORT_COMMAND = "python3 -m nox -s report"
 
 
@@ -312,8 +314,9 @@ def section_flamegraphs(summary, committed):
         "box is as wide as the bytes allocated by that call and its callees that were still alive, and "
         "left-to-right order means nothing. The temporal flamegraph adds a memory-over-time strip above it: "
         "select a time range there to see what was alive during it. Both are HTML files; GitHub shows them as "
-        "source, so open them in a browser from a clone; `stats` is memray's summary of the same capture. Where the last column says they are not in the "
-        f"repository, `{PROFILE_COMMAND}` writes them to the linked paths.",
+        "source, so open them in a browser from a clone; `stats` is memray's summary of the same capture. "
+        f"Where the last column says they are not in the repository, `{PROFILE_COMMAND}` writes them to the "
+        "linked paths.",
         md_table(["run", "status", "peak heap", "memray reports", "in the repository"], rows, right={2}),
     ]
 
@@ -323,7 +326,8 @@ def section_flamegraphs(summary, committed):
 def section_reproduce(summary):
     environment = summary["environment"]
     width = max(len(key) for key in environment)
-    block = "\n".join(f"{key.ljust(width)}  {environment[key]}" for key in environment)
+    block = "\n".join(f"{key.ljust(width)}  {'not set' if environment[key] is None else environment[key]}"
+                      for key in environment)
     return [
         "## 6. Reproduce",
         "The runs in this report were measured by:",
@@ -364,6 +368,7 @@ def write_atomically(path, data):
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
+        os.chmod(temporary, 0o666 & ~UMASK)  # mkstemp makes files private; reports are for reading
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

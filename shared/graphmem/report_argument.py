@@ -62,6 +62,10 @@ def sawtooth_drops(run):
     return sum(1 for before, after in zip(heaps, heaps[1:]) if before - after >= DROP_SHARE * top)
 
 
+def times(count):
+    return {0: "no times", 1: "once", 2: "twice"}.get(count, f"{count} times")
+
+
 def describe_runs(run):
     runs = collector_runs(run)
     if runs is None:
@@ -142,15 +146,18 @@ def step_cycle(summary):
             for value, run in grown) + ".")
         link = chart_link(summary, "sweep", key="iterations")
         evidence += f"; {link}, panel `off`" if link else ""
+    told = {run["id"] for _, run in grown}
     for run in runs_sorted(summary):
         if run["variant"] == "strong" and run["mode"] == "off" and run["status"] == "ceiling":
             other = matching_run(summary, run, "weakref")
-            sentences.append(
-                f"On {run['workload']} (`{fmt_params(run['params'])}`) strong hit the memory ceiling "
-                f"({run.get('reason') or 'no reason recorded'})"
-                + (f", where weakref finished with a peak of {fmt_bytes(peak(other))}."
-                   if other is not None and other["status"] == "ok" else "."))
-            evidence += f"; {row_link(run['workload'])}, mode `off`"
+            finished = other is not None and other["status"] == "ok" and peak(other) is not None
+            if run["id"] not in told:
+                sentences.append(f"On {run['workload']} (`{fmt_params(run['params'])}`) strong hit the memory "
+                                 f"ceiling: {(run.get('reason') or 'no reason recorded').rstrip('.')}.")
+                evidence += f"; the notes under {row_link(run['workload'])}"
+            if finished:
+                sentences.append(f"weakref, on the same parameters (`{fmt_params(run['params'])}`), finished "
+                                 f"with a peak of {fmt_bytes(peak(other))}.")
     supported = held > bound and (weak_held is None or held > weak_held)
     if not supported:
         sentences.append("strong held no more than the live set here, so the data do not show the cycle "
@@ -178,7 +185,7 @@ def step_late_collector(summary):
     drops = sawtooth_drops(strong)
     link = chart_link(summary, "timeline", mode="auto")
     if drops is not None and link:
-        sentences.append(f"In {link} its heap falls {drops} times by a quarter of its peak or more.")
+        sentences.append(f"In {link} its heap falls {times(drops)} by a quarter of its peak or more.")
     if strong.get("held_bytes_at_return") is not None:
         sentences.append(f"When the workload returned, {fmt_bytes(strong['held_bytes_at_return'])} of arrays "
                          "were still waiting for the collector's next run.")
@@ -391,5 +398,5 @@ def _budget_sentence(summary):
     small, large = runs[0], runs[-1]
     return (f"gc_only's budget traded collecting time for memory on {workload} (collector `{mode}`): at "
             f"{fmt_bytes(small['gc_budget'])} it spent {fmt_seconds(collecting_seconds(small))} collecting for a "
-            f"peak of {fmt_bytes(peak(small))}, at {fmt_bytes(large['gc_budget'])} "
-            f"{fmt_seconds(collecting_seconds(large))} for {fmt_bytes(peak(large))}.")
+            f"peak of {fmt_bytes(peak(small))}, and at {fmt_bytes(large['gc_budget'])} it spent "
+            f"{fmt_seconds(collecting_seconds(large))} for a peak of {fmt_bytes(peak(large))}.")

@@ -209,8 +209,10 @@ def test_a_summary_that_is_not_json_is_named(tmp_path):
 
 
 @pytest.mark.parametrize("change, complaint", [
-    (lambda s: s["runs"][STRONG_LOOP_AUTO].update(mode="sometimes"), r"runs/strong/seed_loop/auto/.*/mode: 'sometimes' is not one of"),
-    (lambda s: s["runs"][STRONG_LOOP_AUTO].pop("status"), r"runs/strong/seed_loop/auto/.*'status' is a required property"),
+    (lambda s: s["runs"][STRONG_LOOP_AUTO].update(mode="sometimes"),
+     r"runs/strong/seed_loop/auto/.*/mode: 'sometimes' is not one of"),
+    (lambda s: s["runs"][STRONG_LOOP_AUTO].pop("status"),
+     r"runs/strong/seed_loop/auto/.*'status' is a required property"),
     (lambda s: s.update(schema_version=2), r"schema_version: 1 was expected"),
     (lambda s: s["environment"].pop("python"), r"environment: 'python' is a required property"),
 ], ids=["bad-mode", "no-status", "schema-version", "no-python"])
