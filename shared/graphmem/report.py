@@ -260,7 +260,8 @@ CHART_CAPTIONS = {
     "timeline": "Heap in MiB against seconds since tracking started, one panel per workload, the three "
                 "variants overlaid, with the live-set bound dashed. A sawtooth is the cyclic collector freeing "
                 "piled-up graphs; a ramp is memory nobody frees; a flat line is reference counting freeing each "
-                "graph as it is dropped.",
+                "graph as it is dropped. Every line falls at its end, once the workload has returned and the "
+                "harness has run one `gc.collect()`.",
     "sweep": "Peak heap in MiB against {label}, both axes logarithmic, one panel per collector mode; the dashed "
              "line is the live-set bound at each point.",
     "budget": "Peak heap in MiB against milliseconds spent in the cyclic collector, one point per gc_only budget; "

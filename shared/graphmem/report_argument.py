@@ -55,11 +55,20 @@ def first_workload(summary, needs):
 
 
 def sawtooth_drops(run):
-    heaps = [snapshot["heap"] for snapshot in run.get("snapshots") or []]
-    if len(heaps) < 2:
+    """Sharp falls of the heap while the workload ran (not the final collection after it returned)."""
+    snapshots = run.get("snapshots") or []
+    if len(snapshots) < 2 or run.get("wall_seconds") is None:
         return None
-    top = max(heaps)
-    return sum(1 for before, after in zip(heaps, heaps[1:]) if before - after >= DROP_SHARE * top)
+    top = max(snapshot["heap"] for snapshot in snapshots)
+    heaps = [snapshot["heap"] for snapshot in snapshots if snapshot["t"] <= run["wall_seconds"]]
+    falls, descent = 0, 0
+    for before, after in zip(heaps, heaps[1:] + [None]):  # a fall spanning several snapshots counts once
+        if after is not None and after < before:
+            descent += before - after
+            continue
+        falls += descent >= DROP_SHARE * top > 0
+        descent = 0
+    return falls
 
 
 def times(count):
@@ -185,7 +194,8 @@ def step_late_collector(summary):
     drops = sawtooth_drops(strong)
     link = chart_link(summary, "timeline", mode="auto")
     if drops is not None and link:
-        sentences.append(f"In {link} its heap falls {times(drops)} by a quarter of its peak or more.")
+        sentences.append(f"In {link}, while the workload ran, its heap fell {times(drops)} by a quarter of its "
+                         "peak or more.")
     if strong.get("held_bytes_at_return") is not None:
         sentences.append(f"When the workload returned, {fmt_bytes(strong['held_bytes_at_return'])} of arrays "
                          "were still waiting for the collector's next run.")
