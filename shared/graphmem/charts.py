@@ -5,7 +5,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: no display on the profiling machine or in CI
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
+from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
 from graphmem.report_data import (  # noqa: E402
     MODE_MEANING, MODES, TIMELINE_WORKLOADS, chart_plan, collecting_seconds, drawable_budget_sweeps, drawable_sweep,
@@ -25,6 +25,7 @@ def _mib_axis(axis, log=False):
     if log:
         axis.set_yscale("log")
         axis.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        axis.yaxis.set_minor_formatter(NullFormatter())
     axis.grid(True, which="major", alpha=0.3)
 
 
@@ -69,11 +70,15 @@ def _sweep(summary, chart):
                       color=COLOURS[variant], marker=MARKERS[variant], label=variant)
             for value, run in drawn:
                 if run["status"] == "ceiling":
-                    axis.annotate("ceiling", (value, peak(run) / MiB), textcoords="offset points",
-                                  xytext=(4, 4), fontsize=8, color=COLOURS[variant])
+                    axis.annotate("stopped at the ceiling", (value, peak(run) / MiB), textcoords="offset points",
+                                  xytext=(-8, -4), ha="right", va="top", fontsize=8, color=COLOURS[variant])
         values = sorted(bounds)
         axis.plot(values, [bounds[value] / MiB for value in values], label="live-set bound", **BOUND_STYLE)
         axis.set_xscale("log")
+        # Ticks at the measured values, in plain numbers: log-axis minor labels overlap.
+        axis.set_xticks(values)
+        axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+        axis.xaxis.set_minor_formatter(NullFormatter())
         axis.set_xlabel(f"{'array size (float64 elements)' if chart.key == 'size' else 'iterations'}, log scale")
         _mib_axis(axis, log=True)
         fixed = {name: value for name, value in headline_params(summary, chart.workload).items() if name != chart.key}

@@ -295,19 +295,18 @@ FLAMEGRAPH_FILES = (("flamegraph", "flamegraph"), ("temporal_flamegraph", "tempo
 
 
 def section_flamegraphs(summary, committed):
-    rows = []
+    with_files, without = [], []
     for run in runs_sorted(summary):
         files = run.get("files") or {}
-        links = [f"[{label}]({report_link(files[kind])})"
-                 for kind, label in FLAMEGRAPH_FILES if kind in files]
-        if not links:
-            where = "none written (the run failed)" if run["status"] == "failed" else "none written"
-        elif all(files[kind] in committed for kind, _ in FLAMEGRAPH_FILES if kind in files):
-            where = "yes"
-        else:
-            where = f"no: `{PROFILE_COMMAND}` creates them"
-        rows.append([f"`{run['id']}`", run["status"], peak_cell(run), " · ".join(links) or "—", where])
-    return [
+        written = [(kind, label) for kind, label in FLAMEGRAPH_FILES if kind in files]
+        if not written:
+            without.append([f"`{run['id']}`", run["status"], peak_cell(run)])
+            continue
+        links = " · ".join(f"[{label}]({report_link(files[kind])})" for kind, label in written)
+        where = "yes" if all(files[kind] in committed for kind, _ in written) else \
+            f"no: `{PROFILE_COMMAND}` creates them"
+        with_files.append([f"`{run['id']}`", run["status"], peak_cell(run), links, where])
+    parts = [
         "## 5. Flamegraphs of every run",
         "**How to read a memray flamegraph.** It shows the memory that was allocated and not yet freed at one "
         "moment, normally the peak. Each box is a function; the boxes beyond it are the functions it called, and "
@@ -318,8 +317,18 @@ def section_flamegraphs(summary, committed):
         "source, so open them in a browser from a clone; `stats` is memray's summary of the same capture. "
         f"Where the last column says they are not in the repository, `{PROFILE_COMMAND}` writes them to the "
         "linked paths.",
-        md_table(["run", "status", "peak heap", "memray reports", "in the repository"], rows, right={2}),
     ]
+    if with_files:
+        parts.append(md_table(["run", "status", "peak heap", "memray reports", "in the repository"], with_files,
+                              right={2}))
+    else:
+        parts.append(f"Not measured: no run in this summary wrote memray reports; `{PROFILE_COMMAND}` writes them.")
+    if without:
+        parts.append(f"<details><summary>{len(without)} runs wrote no memray reports; their numbers are in "
+                     "sections 2 and 3</summary>")
+        parts.append(md_table(["run", "status", "peak heap"], without, right={2}))
+        parts.append("</details>")
+    return parts
 
 
 # --- 6. reproduce ------------------------------------------------------------------------------

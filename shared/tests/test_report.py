@@ -192,6 +192,8 @@ def test_uncommitted_flamegraphs_say_where_they_come_from(fixture_summary):
     other = next(line for line in flamegraphs.splitlines() if f"`{STRONG_LOOP_OFF}`" in line)
     assert "`python3 -m nox -s profile` creates them" in other
     assert "Width is memory, not time" in flamegraphs
+    without = flamegraphs[flamegraphs.index("<details>"):]
+    assert "`gc_only/branching/auto/iterations=50,size=100000/budget=67108864` | failed" in without
 
 
 # --- bad input and atomic writes ---------------------------------------------------------------
