@@ -1,0 +1,23 @@
+"""The committed COMPARISON.md is exactly what the committed summary.json renders to, its charts committed too."""
+import difflib
+import re
+
+from graphmem import report
+from graphmem.report_data import chart_plan, load_summary
+
+
+def test_committed_report_is_what_the_committed_summary_renders_to():
+    expected = report.render_markdown(load_summary(report.SUMMARY_PATH), report.committed_paths())
+    actual = report.REPORT_PATH.read_text(encoding="utf-8")
+    diff = difflib.unified_diff(actual.splitlines(), expected.splitlines(), "reports/COMPARISON.md (committed)",
+                                "rendered from reports/summary.json", lineterm="", n=1)
+    assert actual == expected, ("reports/COMPARISON.md has drifted from reports/summary.json or variants/; run "
+                                "`python3 -m nox -s report` and commit the result:\n" + "\n".join(list(diff)[:40]))
+
+
+def test_every_chart_the_committed_report_shows_is_committed():
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report.REPORT_PATH.read_text(encoding="utf-8"))
+    drawable = [chart.name for chart in chart_plan(load_summary(report.SUMMARY_PATH)) if not chart.missing]
+    assert images == drawable
+    committed = report.committed_paths()
+    assert [name for name in images if f"reports/{name}" not in committed] == []
