@@ -150,18 +150,22 @@ def measure_per_op(ops, plan):
 
 
 def measure_scaling(ops, plan):
-    """backward() on a chain and on a wide branching graph, per graph size."""
+    """backward() on a chain and on a wide branching graph, per graph size.
+
+    The sizes take turns, repetition by repetition, so that a change in the machine's load
+    falls on every size rather than on whichever was being measured at the time.
+    """
     rows = []
     sizes = sorted(plan.scaling_repeats)
     for graph, (build, count) in GRAPHS.items():
+        forward, backward = {size: [] for size in sizes}, {size: [] for size in sizes}
         with collector_disabled():
             ops.collect_garbage()
             warm = build(ops, ops.leaf(1, 0.0), sizes[0])  # warm-up: the code paths, not the sizes
             ops.backward(warm)
             del warm
-            for size in sizes:
-                forward, backward = [], []
-                for _ in range(plan.scaling_repeats[size]):
+            for rep in range(max(plan.scaling_repeats.values())):
+                for size in (s for s in sizes if rep < plan.scaling_repeats[s]):
                     ops.collect_garbage()
                     x = ops.leaf(1, 0.0)
                     t0 = time.perf_counter_ns()
@@ -169,13 +173,13 @@ def measure_scaling(ops, plan):
                     t1 = time.perf_counter_ns()
                     ops.backward(y)
                     t2 = time.perf_counter_ns()
-                    forward.append(t1 - t0)
-                    backward.append(t2 - t1)
+                    forward[size].append(t1 - t0)
+                    backward[size].append(t2 - t1)
                     del y, x
-                ops.collect_garbage()
-                rows.append({"graph": graph, "size": size, "functions": count(size),
-                             "backward_ns": summarize(backward), "build_ns": summarize(forward),
-                             "backward_samples_ns": backward, "build_samples_ns": forward})
+            ops.collect_garbage()
+        rows += [{"graph": graph, "size": size, "functions": count(size),
+                  "backward_ns": summarize(backward[size]), "build_ns": summarize(forward[size]),
+                  "backward_samples_ns": backward[size], "build_samples_ns": forward[size]} for size in sizes]
     return rows
 
 
@@ -347,12 +351,14 @@ def machine_environment():
             "python": sys.version.split()[0], "git_commit": _git("rev-parse", "HEAD"),
             "git_dirty_variants_or_bench": bool(status) if status is not None else None,
             "threads": {**{name: "1" for name in THREAD_VARIABLES}, "torch.set_num_threads": 1},
-            "timer": "time.perf_counter_ns", "command": "python3 -m nox -s bench"}
+            "timer": "time.perf_counter_ns", "command": "python3 -m nox -s bench",
+            "load_average_at_end": [round(load, 2) for load in os.getloadavg()]}
 
 
 def run(records, plan, parts_dir, log=print):
     """Every available implementation measured, per-operation rounds interleaved; a result dict."""
     started = datetime.datetime.now(datetime.timezone.utc)
+    load_at_start = [round(load, 2) for load in os.getloadavg()]
     implementations, rows = {}, {group: [] for group in GROUPS}
     for name, record in records.items():
         entry = {"kind": record["kind"], "note": record.get("note")}
@@ -389,9 +395,11 @@ def run(records, plan, parts_dir, log=print):
         if entry["failures"] and not any(r["implementation"] == name for g in rows.values() for r in g):
             entry.update(status="failed", reason="; ".join(entry["failures"]))
     finished = datetime.datetime.now(datetime.timezone.utc)
+    environment = machine_environment()
+    environment["load_average_at_start"] = load_at_start
     return {"format": "graphmem-bench/1", "plan": asdict(plan), "quick": plan.name != "full",
             "started": started.isoformat(timespec="seconds"), "finished": finished.isoformat(timespec="seconds"),
-            "environment": machine_environment(), "implementations": implementations,
+            "environment": environment, "implementations": implementations,
             "per_op": _merge_per_op(rows["per_op"]), "scaling": rows["scaling"],
             "collection": rows["collection"], "teardown": rows["teardown"]}
 

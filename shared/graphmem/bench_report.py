@@ -84,7 +84,8 @@ def evaluate_targets(result):
     for graph in ("chain", "branching"):
         for size in SCALING_STEPS:
             value = scaling_step(result, REFERENCE, graph, size)
-            rows.append({"target": f"weakref backward t(10n)/t(n), {graph}, n = 10^{len(str(size)) - 1}",
+            exponent = len(str(size)) - 1
+            rows.append({"target": f"weakref backward t(10n)/t(n), {graph}, 10^{exponent} → 10^{exponent + 1}",
                          "value": value, "limit": f"≤ {SCALING_STEP_LIMIT:g}",
                          "met": None if value is None else value <= SCALING_STEP_LIMIT,
                          "why_unmeasured": None if value is not None else "size not in this run's plan"})
@@ -145,8 +146,16 @@ def _targets_section(result):
     rows = [[t["target"], "–" if t["value"] is None else f"{t['value']:.3f}", t["limit"],
              _met(t["met"]) + (f" ({t['why_unmeasured']})" if t["why_unmeasured"] else "")]
             for t in evaluate_targets(result)]
-    return "## Targets\n\nRatios from this run; computed by `graphmem.bench_report` from bench.json.\n\n" + \
-        _table(["target", "measured", "limit", "status"], rows)
+    return ("## Targets\n\nRatios from this run; computed by `graphmem.bench_report` from bench.json.\n\n"
+            + _table(["target", "measured", "limit", "status"], rows) + "\n\n" + WHAT_THE_POLICIES_ADD)
+
+
+# Not a result: what the code of each policy does per Function, to read the parity rows by.
+WHAT_THE_POLICIES_ADD = (
+    "The policies are not free per operation, by their own code: weakref creates a `weakref.ref` per "
+    "output in forward and dereferences it in backward; gc_only adds each output's bytes to its count in "
+    "forward. strong does neither. Where an operation is a few microseconds of Python (1-element arrays) "
+    "that bookkeeping can show in the parity rows; on 10,000-element arrays numpy's work dominates.")
 
 
 def _implementations_section(result):
@@ -217,7 +226,8 @@ def _collection_section(result):
     for name in VARIANTS:
         for row in (r for r in result.get("collection", []) if r["implementation"] == name):
             mib = row["reclaimed_bytes"] / 2**20
-            per_mib = row["collect_ns"]["median"] / mib if mib > 0 else None
+            # Time per MiB means something only where the collection freed the graph.
+            per_mib = row["collect_ns"]["median"] / mib if row["collected_objects"] and mib > 0 else None
             rows.append([name, f"{row['functions']:,}", _spread(row["collect_ns"]), f"{row['collected_objects']:,}",
                          f"{mib:.2f}", _time(per_mib), row["collect_ns"]["repeats"]])
     return ("## Collection cost\n\nThe collection each policy relies on, timed right after dropping a chain of n "
@@ -258,6 +268,9 @@ def _method_section(result):
         f"- Machine: {env.get('cpu')}, {env.get('logical_cpus')} logical CPUs, {env.get('platform')}; "
         f"Python {env.get('python')}; git commit `{env.get('git_commit')}`"
         f"{' (variants or bench code modified)' if env.get('git_dirty_variants_or_bench') else ''}.",
+        f"- The machine is shared: load average (1, 5, 15 min) {env.get('load_average_at_start')} at the start "
+        f"and {env.get('load_average_at_end')} at the end of the run (2 cores). Interleaving and medians are "
+        "there to keep that load from deciding a ratio.",
         f"- Timer: `{env.get('timer')}` around each timed region. Threads: "
         + ", ".join(f"{k}={v}" for k, v in env.get("threads", {}).items()) + ".",
         "- One process per implementation and per measurement group (ours and the book's package are both "
@@ -273,7 +286,7 @@ def _method_section(result):
         "each repetition: gc_only's own `collector.collect()`, so that its byte count starts at zero and it "
         "never collects inside a timed region (the collections it ran there are counted, and a parity target "
         "with any is not evaluated). The collection and teardown groups time a collection on purpose.",
-        "- Backward scaling: repetitions per size " + ", ".join(
+        "- Backward scaling: the sizes take turns repetition by repetition; repetitions per size " + ", ".join(
             f"{int(size):,}: {count}" for size, count in plan["scaling_repeats"].items())
         + "; the 10^6 graphs are built once or twice only, to fit the machine (peak RSS per process is "
           "in the implementations table).",

@@ -235,6 +235,7 @@ def small_result():
         "format": "graphmem-bench/1", "quick": False, "plan": bench.asdict(bench.PLANS["full"]),
         "started": "2026-01-01T00:00:00+00:00", "finished": "2026-01-01T00:10:00+00:00",
         "environment": {"cpu": "test CPU", "logical_cpus": 2, "platform": "test", "python": "3.11",
+                        "load_average_at_start": [1.0, 1.0, 1.0], "load_average_at_end": [2.0, 1.5, 1.0],
                         "git_commit": "abc", "threads": {"OMP_NUM_THREADS": "1"}, "timer": "time.perf_counter_ns",
                         "command": "python3 -m nox -s bench"},
         "implementations": {
@@ -249,7 +250,9 @@ def small_result():
         "scaling": scaling_rows("weakref", {10**3: 0.001, 10**4: 0.01, 10**5: 0.11, 10**6: 1.43})
         + scaling_rows("strong", {10**3: 0.002}),
         "collection": [{"implementation": "strong", "functions": 1000, "collect_ns": stats(2e6), "samples_ns": [],
-                        "reclaimed_bytes": 2**20, "collected_objects": 4001}],
+                        "reclaimed_bytes": 2**20, "collected_objects": 4001},
+                       {"implementation": "weakref", "functions": 1000, "collect_ns": stats(1e6), "samples_ns": [],
+                        "reclaimed_bytes": 512, "collected_objects": 0}],
         "teardown": [{"implementation": name, "functions": 100000, "drop_ns": stats(drop), "collect_after_ns": stats(c),
                       "freed_by_drop": freed}
                      for name, drop, c, freed in (("weakref", 4e7, 1e7, True), ("strong", 1e3, 9e7, False))],
@@ -264,10 +267,10 @@ def test_targets_are_met_or_not_from_the_ratios(small_result):
     targets = targets_by_name(small_result)
     book = targets["weakref fwd+bwd per op, 1 element, square_chain: × book's dezero 0.0.13"]
     assert book["value"] == pytest.approx(0.2) and book["met"] is True
-    assert targets["weakref backward t(10n)/t(n), chain, n = 10^4"]["value"] == pytest.approx(11)
-    assert targets["weakref backward t(10n)/t(n), chain, n = 10^4"]["met"] is True
-    assert targets["weakref backward t(10n)/t(n), branching, n = 10^5"]["value"] == pytest.approx(13)
-    assert targets["weakref backward t(10n)/t(n), branching, n = 10^5"]["met"] is False
+    assert targets["weakref backward t(10n)/t(n), chain, 10^4 → 10^5"]["value"] == pytest.approx(11)
+    assert targets["weakref backward t(10n)/t(n), chain, 10^4 → 10^5"]["met"] is True
+    assert targets["weakref backward t(10n)/t(n), branching, 10^5 → 10^6"]["value"] == pytest.approx(13)
+    assert targets["weakref backward t(10n)/t(n), branching, 10^5 → 10^6"]["met"] is False
     strong = targets["strong fwd+bwd per op, 1 element, binary_mix: × weakref"]
     assert strong["value"] == pytest.approx(1.04) and strong["met"] is True
 
@@ -298,9 +301,11 @@ def test_markdown_shows_figures_ratios_targets_and_method(small_result):
     assert "| chain of `square` | book | 2.5 µs [2.5 µs–2.5 µs] | 5.00× |" in markdown
     assert "| chain | 100,000 | weakref | 110 ms [110 ms–110 ms] | 1.00× | 11.00× |" in markdown
     assert "| strong | 1,000 | 2 ms [2 ms–2 ms] | 4,001 | 1.00 | 2 ms |" in markdown
+    assert "| weakref | 1,000 | 1 ms [1 ms–1 ms] | 0 | 0.00 | – |" in markdown  # nothing freed: no per-MiB figure
     assert "| strong | 100,000 | 1 µs [1 µs–1 µs] | no | 90 ms [90 ms–90 ms] | 90 ms | 1.80× |" in markdown
     assert "numpy 1.23.5 (it needs numpy<1.24" in markdown
     assert "## Method" in markdown and "time.perf_counter_ns" in markdown
+    assert "[1.0, 1.0, 1.0] at the start and [2.0, 1.5, 1.0] at the end" in markdown
 
 
 def test_chart_has_one_series_per_variant_and_graph_and_is_written(small_result, tmp_path):
