@@ -47,7 +47,7 @@ UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 1
 
 
 class SelectionError(ValueError):
-    """A command-line selection that names something that does not exist or does not apply."""
+    """A bad selection, or an environment that cannot run it: stops the profile before any run."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ class Run:
     mode: str
     params: tuple  # sorted (name, value) pairs
     gc_budget: int | None
-    kind: str  # "default", "full" or "sweep": default and full runs get flamegraphs
+    kind: str  # "default", "full", "sweep" or "budget": default and full runs get flamegraphs
 
     @property
     def params_dict(self):
@@ -267,8 +267,11 @@ def variant_environment(variant, env_dir, requirements):
     print(f"profile: preparing the {variant} environment in {folder}", flush=True)
     stamp.unlink(missing_ok=True)
     venv.EnvBuilder(with_pip=True, clear=True).create(folder)
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    str(ROOT / "variants" / variant), *requirements], check=True)
+    installed = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                                str(ROOT / "variants" / variant), *requirements])
+    if installed.returncode != 0:
+        raise SelectionError(f"could not install variant {variant!r} and {', '.join(requirements) or 'nothing else'} "
+                             f"into {folder} (pip exited with {installed.returncode}; its output is above)")
     stamp.write_text(fingerprint)
     return python
 

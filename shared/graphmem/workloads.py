@@ -10,7 +10,7 @@ wraps these functions (memray, collector settings, ceilings).
 Each function imports dezero itself, so that the registry can be read where no variant is
 installed: the profile driver runs outside every variant's environment.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -150,7 +150,6 @@ class Workload:
     bound_formula: str  # the bound in words, for the report
     progress_local: str = "iteration"  # the loop counter in the function's frame
     progress_total: str = "iterations"  # the parameter that counts the loop
-    sweeps: dict = field(default_factory=dict)  # param -> values run besides the default
 
     def params(self, overrides=None):
         """Default parameters with overrides, checked: unknown names or bad values are an error."""
@@ -183,7 +182,6 @@ WORKLOADS = {w.name: w for w in [
         full_params={"size": 1_000_000, "iterations": 100},
         bound=seed_loop_bound,
         bound_formula="8 x size x 8 bytes: the previous graph's four arrays (still held by y) plus the new one's four",
-        sweeps={"size": [10_000, 30_000, 300_000], "iterations": [25, 50, 200, 400]},
     ),
     Workload(
         "seed_backward", seed_backward,
