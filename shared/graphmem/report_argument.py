@@ -194,8 +194,8 @@ def step_late_collector(summary):
     drops = sawtooth_drops(strong)
     link = chart_link(summary, "timeline", mode="auto")
     if drops is not None and link:
-        sentences.append(f"In {link}, while the workload ran, its heap fell {times(drops)} by a quarter of its "
-                         "peak or more.")
+        sentences.append(f"In {link}, while the workload ran, its heap fell {times(drops)} by {DROP_SHARE:.0%} "
+                         "of its peak or more.")
     if strong.get("held_bytes_at_return") is not None:
         sentences.append(f"When the workload returned, {fmt_bytes(strong['held_bytes_at_return'])} of arrays "
                          "were still waiting for the collector's next run.")
