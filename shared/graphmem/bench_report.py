@@ -335,9 +335,11 @@ def write_chart(result, path):
     import matplotlib.pyplot as plt
     figure, axes = plt.subplots(figsize=(7, 4.5))
     styles = {"chain": "-", "branching": "--"}
+    colours = {name: f"C{index}" for index, name in enumerate(VARIANTS)}  # one colour per variant
     series = chart_series(result)
     for label, functions, seconds in series:
-        axes.loglog(functions, seconds, styles[label.split(", ")[1]], marker="o", label=label)
+        variant, graph = label.split(", ")
+        axes.loglog(functions, seconds, styles[graph], color=colours[variant], marker="o", label=label)
     if not series:
         axes.text(0.5, 0.5, "no backward scaling data in this run", ha="center", transform=axes.transAxes)
     axes.set_xlabel("graph size (Functions)")
