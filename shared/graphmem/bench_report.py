@@ -336,10 +336,12 @@ def write_chart(result, path):
     figure, axes = plt.subplots(figsize=(7, 4.5))
     styles = {"chain": "-", "branching": "--"}
     colours = {name: f"C{index}" for index, name in enumerate(VARIANTS)}  # one colour per variant
+    markers = dict(zip(VARIANTS, "os^"))  # and a marker, so that variants that coincide stay visible
     series = chart_series(result)
     for label, functions, seconds in series:
         variant, graph = label.split(", ")
-        axes.loglog(functions, seconds, styles[graph], color=colours[variant], marker="o", label=label)
+        axes.loglog(functions, seconds, styles[graph], color=colours[variant], marker=markers[variant],
+                    fillstyle="none", label=label)
     if not series:
         axes.text(0.5, 0.5, "no backward scaling data in this run", ha="center", transform=axes.transAxes)
     axes.set_xlabel("graph size (Functions)")
