@@ -118,9 +118,9 @@ class Variable:
             if len(gxs) != len(inputs):
                 raise ValueError(f"{type(func).__name__}.backward returned {len(gxs)} gradients "
                                  f"for {len(inputs)} inputs")
-            for position, (x, gx) in enumerate(zip(inputs, gxs), 1):
+            for x, gx in zip(inputs, gxs):
                 if type(gx) is not np.ndarray or gx.shape != x.data.shape:
-                    gx = _checked_grad(gx, x, func, position)
+                    gx = _checked_grad(gx, x, func, gxs)
                 # Out of place: the array in x.grad may also be another Variable's grad.
                 x.grad = gx if x.grad is None else x.grad + gx
                 creator = x.creator
@@ -132,9 +132,9 @@ class Variable:
                     y.grad = None
 
 
-def _checked_grad(gx, x, func, position):
-    if isinstance(gx, np.generic):
-        gx = np.asarray(gx)
+def _checked_grad(gx, x, func, gxs):
+    position = 1 + [xi is x and gi is gx for xi, gi in zip(func.inputs, gxs)].index(True)  # for the message
+    gx = np.asarray(gx) if isinstance(gx, np.generic) else gx
     if not isinstance(gx, np.ndarray):
         raise TypeError(f"{type(func).__name__}.backward returned {type(gx).__name__} as the gradient "
                         f"of input {position}; expected a numpy.ndarray")
@@ -175,9 +175,9 @@ class Function:
                             f"got {len(inputs)}")
         # One pass over the inputs; the checking helpers only see what is not the usual type.
         variables, arrays, generation = [], [], 0
-        for position, x in enumerate(inputs, 1):
+        for x in inputs:
             if not isinstance(x, Variable) or x.data is None:
-                x = as_variable(x, type(self).__name__, position)
+                x = as_variable(x, type(self).__name__, len(variables) + 1)
             variables.append(x)
             arrays.append(x.data)
             if x.generation > generation:
