@@ -122,7 +122,10 @@ def section_compared(summary, variants_root):
         "### The code that differs",
         "These are all the lines in which a variant differs from strong, extracted from the sources by "
         "`shared/graphmem/variant_sources.py`; everything else is the same text, and "
-        "`shared/contract/test_drift.py` fails on any difference that is not marked `# policy: <variant>`.",
+        "`shared/contract/test_drift.py` fails on any difference that is not marked `# policy: <variant>`. "
+        f"They are read from the `variants/` this report was rendered beside; the runs were measured at commit "
+        f"`{summary['environment']['git_commit']}`"
+        + (" with uncommitted changes." if summary["environment"].get("git_dirty") else "."),
     ]
     for variant in VARIANTS:
         if variant != CANONICAL:
