@@ -52,10 +52,7 @@ class GraphCollector:  # policy: gc_only
     """Runs gc.collect() once the array bytes recorded in graphs since its last run pass a budget."""  # policy: gc_only
 
     def __init__(self, budget):  # policy: gc_only
-        self.budget = budget  # policy: gc_only
-        self.pending_bytes = 0  # policy: gc_only
-        self.collections = 0  # policy: gc_only
-        self.seconds = 0.0  # policy: gc_only
+        self.budget, self.pending_bytes, self.collections, self.seconds = budget, 0, 0, 0.0  # policy: gc_only
 
     @property  # policy: gc_only
     def budget(self):  # policy: gc_only
@@ -68,8 +65,7 @@ class GraphCollector:  # policy: gc_only
         self._budget = int(nbytes)  # policy: gc_only
 
     def record(self, outputs):  # policy: gc_only
-        for output in outputs:  # policy: gc_only
-            self.pending_bytes += output.data.nbytes  # policy: gc_only
+        self.pending_bytes += sum([output.data.nbytes for output in outputs])  # policy: gc_only
         if self.pending_bytes > self._budget:  # policy: gc_only
             self.collect()  # policy: gc_only
 
@@ -77,15 +73,12 @@ class GraphCollector:  # policy: gc_only
         start = time.perf_counter()  # policy: gc_only
         gc.collect()  # policy: gc_only
         self.seconds += time.perf_counter() - start  # policy: gc_only
-        self.collections += 1  # policy: gc_only
-        self.pending_bytes = 0  # policy: gc_only
+        self.collections, self.pending_bytes = self.collections + 1, 0  # policy: gc_only
 
 
 def _budget_from_environment(default=64 * 2**20):  # policy: gc_only
-    text = os.environ.get("DEZERO_GC_BUDGET")  # policy: gc_only
-    if text is None:  # policy: gc_only
-        return default  # policy: gc_only
-    if not (text.strip().isascii() and text.strip().isdigit()) or int(text) <= 0:  # policy: gc_only
+    text = os.environ.get("DEZERO_GC_BUDGET", str(default))  # policy: gc_only
+    if not (text.isascii() and text.strip().isdigit()) or int(text) <= 0:  # policy: gc_only
         raise ValueError(f"DEZERO_GC_BUDGET must be a positive integer number of bytes, got {text!r}")  # policy: gc_only
     return int(text)  # policy: gc_only
 
@@ -108,21 +101,10 @@ class Variable:
         self.creator = None
         self.generation = 0
 
-    @property
-    def shape(self):
-        return self.data.shape
-
-    @property
-    def ndim(self):
-        return self.data.ndim
-
-    @property
-    def size(self):
-        return self.data.size
-
-    @property
-    def dtype(self):
-        return self.data.dtype
+    shape = property(lambda self: self.data.shape)
+    ndim = property(lambda self: self.data.ndim)
+    size = property(lambda self: self.data.size)
+    dtype = property(lambda self: self.data.dtype)
 
     def __len__(self):
         return len(self.data)
@@ -340,30 +322,23 @@ class Pow(Function):
 def square(x):
     return Square()(x)
 
-
 def exp(x):
     return Exp()(x)
-
 
 def neg(x):
     return Neg()(x)
 
-
 def add(x0, x1):
     return Add()(x0, x1)
-
 
 def sub(x0, x1):
     return Sub()(x0, x1)
 
-
 def mul(x0, x1):
     return Mul()(x0, x1)
 
-
 def div(x0, x1):
     return Div()(x0, x1)
-
 
 def pow(x0, x1):
     return Pow()(x0, x1)

@@ -60,21 +60,10 @@ class Variable:
         self.creator = None
         self.generation = 0
 
-    @property
-    def shape(self):
-        return self.data.shape
-
-    @property
-    def ndim(self):
-        return self.data.ndim
-
-    @property
-    def size(self):
-        return self.data.size
-
-    @property
-    def dtype(self):
-        return self.data.dtype
+    shape = property(lambda self: self.data.shape)
+    ndim = property(lambda self: self.data.ndim)
+    size = property(lambda self: self.data.size)
+    dtype = property(lambda self: self.data.dtype)
 
     def __len__(self):
         return len(self.data)
@@ -297,30 +286,23 @@ class Pow(Function):
 def square(x):
     return Square()(x)
 
-
 def exp(x):
     return Exp()(x)
-
 
 def neg(x):
     return Neg()(x)
 
-
 def add(x0, x1):
     return Add()(x0, x1)
-
 
 def sub(x0, x1):
     return Sub()(x0, x1)
 
-
 def mul(x0, x1):
     return Mul()(x0, x1)
 
-
 def div(x0, x1):
     return Div()(x0, x1)
-
 
 def pow(x0, x1):
     return Pow()(x0, x1)
