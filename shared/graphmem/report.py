@@ -79,7 +79,7 @@ def policy_statement(variant, variants_root=VARIANTS_DIR):
 
 
 def unified_hunks(variant, variants_root):
-    """One ```diff block per file that differs from strong, with unified-diff hunk headers."""
+    """One ```diff block per file that differs from strong, one `@@` per run of differing lines."""
     blocks = []
     paths = sorted(set(variant_files(CANONICAL, variants_root)) | set(variant_files(variant, variants_root)))
     for path in paths:
@@ -88,9 +88,8 @@ def unified_hunks(variant, variants_root):
             continue
         lines = [f"--- variants/{CANONICAL}/{path}", f"+++ variants/{variant}/{path}"]
         for hunk in found:
-            old_start = hunk.strong_start if hunk.strong_lines else hunk.strong_start - 1
-            new_start = hunk.other_start if hunk.other_lines else hunk.other_start - 1
-            lines.append(f"@@ -{old_start},{len(hunk.strong_lines)} +{new_start},{len(hunk.other_lines)} @@")
+            # No line numbers: an edit elsewhere in a variant moves them without changing the policy.
+            lines.append("@@")
             lines += [f"-{text}" for text in hunk.strong_lines] + [f"+{text}" for text in hunk.other_lines]
         blocks.append("```diff\n" + "\n".join(lines) + "\n```")
     return blocks
