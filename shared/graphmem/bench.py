@@ -31,6 +31,7 @@ import weakref
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from graphmem.atomic_files import write_json_atomically
 from graphmem.bench_adapters import KINDS, make_adapter, process_environment
 from graphmem.bench_workloads import GRAPHS, binary_mix, square_chain
 
@@ -275,15 +276,6 @@ def measure(kind, group, plan):
 
 
 # --- Files --------------------------------------------------------------------------
-def write_json_atomically(path, data):
-    """Write JSON to a temporary file beside `path`, then move it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(data, indent=1, sort_keys=False) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
-
-
 def read_environment_records(envs_dir):
     """The per-implementation environment records that the bench_env sessions wrote."""
     folder = Path(envs_dir)

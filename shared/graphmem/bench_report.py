@@ -6,10 +6,12 @@ Every figure in the markdown is computed here from the result; the targets' met 
 too. Ratios are to the weakref variant measured in the same run.
 """
 import argparse
+import io
 import json
-import os
 import sys
 from pathlib import Path
+
+from graphmem.atomic_files import write_atomically
 
 REFERENCE = "weakref"
 VARIANTS = ("strong", "weakref", "gc_only")
@@ -351,16 +353,10 @@ def write_chart(result, path):
     if series:
         axes.legend(fontsize="small")
     figure.tight_layout()
-    temporary = Path(path).with_name(f".{Path(path).name}.{os.getpid()}.tmp.png")
-    figure.savefig(temporary, dpi=110)
+    png = io.BytesIO()
+    figure.savefig(png, format="png", dpi=110)
     plt.close(figure)
-    os.replace(temporary, path)
-
-
-def write_text_atomically(path, text):
-    temporary = Path(path).with_name(f".{Path(path).name}.{os.getpid()}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
+    write_atomically(path, png.getvalue())
 
 
 def write_report(result, out_dir):
@@ -370,7 +366,7 @@ def write_report(result, out_dir):
     markdown = render_markdown(result)
     chart = out_dir / CHART_NAME
     write_chart(result, chart)
-    write_text_atomically(out_dir / "BENCH.md", markdown)
+    write_atomically(out_dir / "BENCH.md", markdown)
     return [out_dir / "BENCH.md", chart]
 
 

@@ -19,6 +19,8 @@ import time
 import traceback
 from pathlib import Path
 
+from graphmem.atomic_files import write_json_atomically
+
 MODES = ("auto", "off")
 DEALLOCATORS = {"FREE", "MUNMAP", "PYMALLOC_FREE"}
 MAX_SNAPSHOTS = 200  # memory-over-time points kept per run; the peak one is always among them
@@ -240,14 +242,6 @@ def measure(spec):
         "held_bytes_after_collect": held_after_collect,
         "files": files,
     }
-
-
-def write_json_atomically(path, data):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(data, indent=1) + "\n")
-    os.replace(temporary, path)
 
 
 def main(argv=None):

@@ -26,6 +26,7 @@ import venv
 from dataclasses import dataclass
 from pathlib import Path
 
+from graphmem.atomic_files import write_atomically, write_json_atomically
 from graphmem.workloads import WORKLOADS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,8 +41,6 @@ DEFAULT_CEILING = 2**30  # enough for strong's 30-fold peaks at the default size
 FULL_CEILING = 4 * 2**30  # strong's seed_loop under auto holds about 2 GB at 10^6 elements
 DEFAULT_TIMEOUT = 900  # seconds a single run may take before it is recorded as failed
 SCHEMA_VERSION = 1
-UMASK = os.umask(0o022)
-os.umask(UMASK)
 UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
          "kib": 2**10, "mib": 2**20, "gib": 2**30}
 
@@ -301,11 +300,6 @@ def probe_interpreter(variant, python):
 
 
 # --- the summary -------------------------------------------------------------------
-def write_json_atomically(path, data):
-    """Writes to a temporary file beside `path`, then replaces it: readers never see half a file."""
-    write_text_atomically(path, json.dumps(data, indent=1) + "\n")
-
-
 def load_summary(path):
     """The summary so far, or a new one; a file that is not a summary is kept aside, not overwritten."""
     if path.exists():
@@ -401,25 +395,12 @@ def share_inline_assets(html_path, assets_dir):
         asset = assets_dir / name
         if not asset.exists():
             assets_dir.mkdir(parents=True, exist_ok=True)
-            write_text_atomically(asset, body)
+            write_atomically(asset, body)
         if tag == "script":
             return f'<script{attributes} src="{relative}/{name}" charset="utf-8"></script>'
         return f'<link rel="stylesheet" href="{relative}/{name}">'
 
-    write_text_atomically(html_path, INLINE_BLOCK.sub(replace, html))
-
-
-def write_text_atomically(path, text):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.chmod(temporary, 0o666 & ~UMASK)  # mkstemp makes files private; reports are for reading
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomically(html_path, INLINE_BLOCK.sub(replace, html))
 
 
 def remote_references(html_path):

@@ -6,14 +6,13 @@ test sessions can check that the committed report is exactly what the committed 
 """
 import argparse
 import ast
-import os
 import posixpath
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from graphmem import report_argument
+from graphmem.atomic_files import write_atomically
 from graphmem.report_data import (
     MODE_MEANING, MODES, NOT_MEASURED, REFERENCE_VARIANT, SummaryError, budget_sweeps, chart_plan,
     collecting_seconds, collector_runs, default_budget, fmt_bytes, fmt_count, fmt_params, fmt_ratio,
@@ -26,8 +25,6 @@ SUMMARY_PATH = ROOT / "reports" / "summary.json"
 REPORT_PATH = ROOT / "reports" / "COMPARISON.md"
 REPORT_DIR = "reports"  # where COMPARISON.md lives, relative to the repository root; links start here
 PROFILE_COMMAND = "python3 -m nox -s profile"
-UMASK = os.umask(0o022)
-os.umask(UMASK)
 REPORT_COMMAND = "python3 -m nox -s report"
 
 
@@ -370,21 +367,6 @@ def render_markdown(summary, committed=frozenset(), variants_root=VARIANTS_DIR):
         *report_argument.closing_note(summary),
     ]
     return "\n\n".join(part.rstrip("\n") for part in parts) + "\n"
-
-
-def write_atomically(path, data):
-    """Write `data` (str or bytes) beside `path` and rename it into place, so a reader never sees half."""
-    path = Path(path)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-        os.chmod(temporary, 0o666 & ~UMASK)  # mkstemp makes files private; reports are for reading
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def build(summary_path, report_path, with_charts=True):

@@ -9,7 +9,7 @@ import dezero
 import jsonschema
 import pytest
 
-from graphmem import profile
+from graphmem import atomic_files, profile
 from graphmem.workloads import WORKLOADS
 
 SCHEMA = json.loads(profile.SCHEMA_PATH.read_text())
@@ -174,7 +174,7 @@ def test_an_interrupted_write_leaves_the_old_summary_whole(tmp_path, monkeypatch
     before = path.read_bytes()
 
     class DiskFullOs:
-        """os for the profile module alone, whose os.replace fails as on a full disk."""
+        """os for the atomic writer alone, whose os.replace fails as on a full disk."""
 
         def __getattr__(self, name):
             return getattr(os, name)
@@ -182,7 +182,7 @@ def test_an_interrupted_write_leaves_the_old_summary_whole(tmp_path, monkeypatch
         def replace(self, *args):
             raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(profile, "os", DiskFullOs())
+    monkeypatch.setattr(atomic_files, "os", DiskFullOs())
     with pytest.raises(OSError):
         profile.merge_runs(path, {"strong/b/auto/size=1": record("strong/b/auto/size=1", 5)}, "second", ENVIRONMENT)
     assert path.read_bytes() == before
@@ -240,4 +240,4 @@ def test_remote_scripts_are_detected(tmp_path):
 def test_summary_files_are_readable_by_everyone(tmp_path):
     path = tmp_path / "summary.json"
     profile.merge_runs(path, {"strong/a/auto/size=1": record("strong/a/auto/size=1", 10)}, "first", ENVIRONMENT)
-    assert path.stat().st_mode & 0o777 == 0o666 & ~profile.UMASK
+    assert path.stat().st_mode & 0o777 == 0o666 & ~atomic_files.UMASK

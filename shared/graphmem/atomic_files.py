@@ -1,0 +1,29 @@
+"""Result files are written whole or not at all, so an interrupted run never leaves half of one."""
+import json
+import os
+import tempfile
+from pathlib import Path
+
+UMASK = os.umask(0o022)  # read once; mkstemp makes files private, and reports are for reading
+os.umask(UMASK)
+
+
+def write_atomically(path, data):
+    """Writes `data` (str or bytes) beside `path` and renames it into place; creates the folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+        os.chmod(temporary, 0o666 & ~UMASK)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomically(path, data):
+    """`data` as indented JSON, written atomically."""
+    write_atomically(path, json.dumps(data, indent=1) + "\n")
