@@ -36,8 +36,9 @@ def profile(session):
     session.run("python", "-m", "graphmem.profile", "--env-dir", str(ROOT / ".nox"),
                 *[f"--requirement={r}" for r in requirements], *session.posargs,
                 env={"PYTHONPATH": str(ROOT / "shared")})
-    # The written comparison is rendered from the summary just written, by its own session.
-    session.notify("report")
+    # The written comparison is rendered from the summary just written, by its own session;
+    # without posargs=[] nox would hand it profile's own options (--variant ...).
+    session.notify("report", posargs=[])
 
 
 @nox.session
