@@ -31,6 +31,7 @@ import weakref
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from graphmem.checkout import cpu_name, git
 from graphmem.atomic_files import write_json_atomically
 from graphmem.bench_adapters import KINDS, make_adapter, process_environment
 from graphmem.bench_workloads import GRAPHS, binary_mix, square_chain
@@ -322,25 +323,11 @@ def _measure_environment():
     return env
 
 
-def _git(*args):
-    root = Path(__file__).resolve().parents[2]
-    try:
-        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
 def machine_environment():
     """The machine and checkout a run measured on."""
-    cpu = None
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    status = _git("status", "--porcelain", "--untracked-files=no", "--", "variants", "shared/graphmem/bench*.py")
-    return {"cpu": cpu, "logical_cpus": os.cpu_count(), "platform": platform.platform(),
-            "python": sys.version.split()[0], "git_commit": _git("rev-parse", "HEAD"),
+    status = git("status", "--porcelain", "--untracked-files=no", "--", "variants", "shared/graphmem/bench*.py")
+    return {"cpu": cpu_name(), "logical_cpus": os.cpu_count(), "platform": platform.platform(),
+            "python": sys.version.split()[0], "git_commit": git("rev-parse", "HEAD"),
             "git_dirty_variants_or_bench": bool(status) if status is not None else None,
             "threads": {**{name: "1" for name in THREAD_VARIABLES}, "torch.set_num_threads": 1},
             "timer": "time.perf_counter_ns", "command": "python3 -m nox -s bench",

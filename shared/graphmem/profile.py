@@ -15,7 +15,6 @@ import datetime
 import hashlib
 import json
 import os
-import platform
 import re
 import shlex
 import subprocess
@@ -26,6 +25,7 @@ import venv
 from dataclasses import dataclass
 from pathlib import Path
 
+from graphmem.checkout import cpu_name, git
 from graphmem.atomic_files import write_atomically, write_json_atomically
 from graphmem.workloads import WORKLOADS
 
@@ -343,21 +343,6 @@ def merge_runs(path, runs, command, environment):
 
 def now():
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-
-
-def git(*args):
-    result = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True)
-    return result.stdout.strip() if result.returncode == 0 else None
-
-
-def cpu_name():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def host_environment():
