@@ -20,6 +20,7 @@ import traceback
 from pathlib import Path
 
 from graphmem.atomic_files import write_json_atomically
+from graphmem.sizes import format_size
 
 MODES = ("auto", "off")
 DEALLOCATORS = {"FREE", "MUNMAP", "PYMALLOC_FREE"}
@@ -77,14 +78,6 @@ def address_space_bytes():
             if line.startswith("VmSize:"):
                 return int(line.split()[1]) * 1024
     raise RuntimeError("no VmSize in /proc/self/status")
-
-
-def format_bytes(n):
-    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= scale:
-            value = n / scale
-            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
-    return f"{n} B"
 
 
 def thin_snapshots(snapshots, start_ms, limit=MAX_SNAPSHOTS):
@@ -193,7 +186,7 @@ def measure(spec):
             completed = progress_at_failure(error.__traceback__, workload.function, workload.progress_local)
             status = "ceiling"
             after = f" after {completed} {workload.progress_total}" if completed is not None else ""
-            reason = f"stopped at the ceiling of {format_bytes(ceiling)}{after} ({error})"
+            reason = f"stopped at the ceiling of {format_size(ceiling)}{after} ({error})"
             del error  # the traceback holds the workload's frame and so its last graph
         else:
             wall_seconds = time.perf_counter() - started

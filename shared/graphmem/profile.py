@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from graphmem.checkout import cpu_name, git
+from graphmem.sizes import format_size
 from graphmem.atomic_files import write_atomically, write_json_atomically
 from graphmem.workloads import WORKLOADS
 
@@ -110,13 +111,6 @@ def parse_size(text):
     if value < 1 or value != int(value):
         raise SelectionError(f"{text!r} is not a positive whole number of bytes")
     return int(value)
-
-
-def format_size(n):
-    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= scale:
-            return f"{n // scale} {unit}" if n % scale == 0 else f"{n / scale:.1f} {unit}"
-    return f"{n} B"
 
 
 def split_names(values):
