@@ -30,7 +30,8 @@ class SummaryError(ValueError):
 
 
 @lru_cache(maxsize=1)
-def _validator():
+def schema_validator():
+    """The summary schema's validator, read once per process."""
     return Draft202012Validator(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
 
 
@@ -44,7 +45,7 @@ def _display(path):
 
 def validate_summary(summary, source="summary"):
     """Raise SummaryError naming `source`, the failing location and the schema's complaint."""
-    error = best_match(_validator().iter_errors(summary))
+    error = best_match(schema_validator().iter_errors(summary))
     if error is None:
         return summary
     where = "/".join(str(part) for part in error.absolute_path) or "the top level"

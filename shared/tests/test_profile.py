@@ -10,9 +10,10 @@ import jsonschema
 import pytest
 
 from graphmem import atomic_files, profile
+from graphmem.report_data import SCHEMA_PATH
 from graphmem.workloads import WORKLOADS
 
-SCHEMA = json.loads(profile.SCHEMA_PATH.read_text())
+SCHEMA = json.loads(SCHEMA_PATH.read_text())
 VARIANT = dezero.VARIANT
 
 
