@@ -32,7 +32,7 @@ def profile(session):
     requirements = nox.project.dependency_groups(PYPROJECT, "profile")
     session.install(*requirements)
     # The driver builds one environment per variant, .nox/profile-<variant>, rebuilt only
-    # when that variant's sources or these requirements change; see shared/graphmem/profile.py.
+    # when that variant's sources or these requirements change; see shared/graphmem/profile/driver.py.
     session.run("python", "-m", "graphmem.profile", "--env-dir", str(ROOT / ".nox"),
                 *[f"--requirement={r}" for r in requirements], *session.posargs,
                 env={"PYTHONPATH": str(ROOT / "shared")})

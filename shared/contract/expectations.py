@@ -21,7 +21,7 @@ class MemoryExpectation:
     freed_at_budget: bool  # by the variant's own gc.collect() once graph bytes pass its budget
     seed_loop_peak_limit: int  # pytest-memray limit_memory for the seed loop, in bytes
     seed_loop_leak_limit: int  # pytest-memray limit_leaks for the seed loop, per location, in bytes
-    # A workload's peak stays within this multiple of its live-set bound (shared/graphmem/workloads.py);
+    # A workload's peak stays within this multiple of its live-set bound (shared/graphmem/workloads/__init__.py);
     # None: no upper limit, because dropped graphs wait for a collector. Every policy's peak is at least the bound.
     workload_peak_at_most: float | None
 

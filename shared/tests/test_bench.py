@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from expectations import EXPECTED
-from graphmem import bench, bench_report
-from graphmem.bench_adapters import OursAdapter, UnknownImplementation, make_adapter
-from graphmem.bench_workloads import binary_mix, branching, branching_functions, square_chain
+from graphmem.bench import report as bench_report
+from graphmem.bench import run as bench
+from graphmem.adapters import OursAdapter, UnknownImplementation, make_adapter
+from graphmem.workloads.bench import binary_mix, branching, branching_functions, square_chain
 
 SMOKE = bench.PLANS["smoke"]
 

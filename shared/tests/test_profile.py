@@ -9,8 +9,9 @@ import dezero
 import jsonschema
 import pytest
 
-from graphmem import atomic_files, profile
-from graphmem.report_data import SCHEMA_PATH
+from graphmem import atomic_files
+from graphmem.profile import driver as profile
+from graphmem.report.data import SCHEMA_PATH
 from graphmem.workloads import WORKLOADS
 
 SCHEMA = json.loads(SCHEMA_PATH.read_text())

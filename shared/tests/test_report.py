@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from graphmem import report
-from graphmem.report_data import (
+from graphmem.report import render as report
+from graphmem.report.data import (
     SummaryError, budget_sweeps, chart_plan, fmt_bytes, fmt_seconds, load_summary, sweep, validate_summary,
 )
 from graphmem.variant_sources import CANONICAL, ROOT, VARIANTS, differing_lines

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from graphmem import charts, report
-from graphmem.report_data import chart_plan, load_summary
+from graphmem.report import charts
+from graphmem.report import render as report
+from graphmem.report.data import chart_plan, load_summary
 
 FIXTURE = Path(__file__).parent / "fixtures" / "summary-small.json"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

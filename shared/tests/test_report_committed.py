@@ -2,8 +2,8 @@
 import difflib
 import re
 
-from graphmem import report
-from graphmem.report_data import chart_plan, load_summary
+from graphmem.report import render as report
+from graphmem.report.data import chart_plan, load_summary
 
 
 def test_committed_report_is_what_the_committed_summary_renders_to():

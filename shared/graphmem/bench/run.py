@@ -33,8 +33,8 @@ from pathlib import Path
 
 from graphmem.checkout import cpu_name, git
 from graphmem.atomic_files import write_json_atomically
-from graphmem.bench_adapters import KINDS, make_adapter, process_environment
-from graphmem.bench_workloads import GRAPHS, binary_mix, square_chain
+from graphmem.adapters import KINDS, make_adapter, process_environment
+from graphmem.workloads.bench import GRAPHS, binary_mix, square_chain
 
 GROUPS = ("per_op", "scaling", "collection", "teardown")
 # Which groups each kind of implementation runs: the peers only take part in per-operation time.
@@ -318,14 +318,14 @@ def _run_measure(record, group, plan, parts_dir, label):
 def _measure_environment():
     env = dict(os.environ)
     env.update({name: "1" for name in THREAD_VARIABLES})
-    shared = str(Path(__file__).resolve().parents[1])
+    shared = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = shared + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
 
 
 def machine_environment():
     """The machine and checkout a run measured on."""
-    status = git("status", "--porcelain", "--untracked-files=no", "--", "variants", "shared/graphmem/bench*.py")
+    status = git("status", "--porcelain", "--untracked-files=no", "--", "variants", "shared/graphmem/bench", "shared/graphmem/adapters", "shared/graphmem/workloads")
     return {"cpu": cpu_name(), "logical_cpus": os.cpu_count(), "platform": platform.platform(),
             "python": sys.version.split()[0], "git_commit": git("rev-parse", "HEAD"),
             "git_dirty_variants_or_bench": bool(status) if status is not None else None,
@@ -436,7 +436,7 @@ def main(argv=None):
     except BenchInputError as error:
         print(f"bench: error: {error}", file=sys.stderr)
         return 2
-    from graphmem.bench_report import write_report  # matplotlib only where the report is drawn
+    from graphmem.bench.report import write_report  # matplotlib only where the report is drawn
     json_path = args.out_dir / "bench.json"
     write_json_atomically(json_path, result)
     written = write_report(result, args.out_dir)

@@ -7,7 +7,7 @@ matplotlib.use("Agg")  # files only: no display on the profiling machine or in C
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
-from graphmem.report_data import (  # noqa: E402
+from graphmem.report.data import (  # noqa: E402
     MODE_MEANING, MODES, TIMELINE_WORKLOADS, chart_plan, collecting_seconds, drawable_budget_sweeps, drawable_sweep,
     fmt_bytes, fmt_params, headline_params, headline_run, matching_run, peak,
 )

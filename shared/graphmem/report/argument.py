@@ -5,7 +5,7 @@ numbers holds; otherwise the text says the data do not show it, or that it was n
 """
 import re
 
-from graphmem.report_data import (
+from graphmem.report.data import (
     MODES, NOT_MEASURED, TIMELINE_WORKLOADS, budget_sweeps, chart_plan, collecting_seconds, collector_runs,
     default_budget, fmt_bytes, fmt_params, fmt_ratio, fmt_seconds, headline_run, iterations_done,
     matching_run, peak, ratio, runs_sorted, sweep, workload_names,

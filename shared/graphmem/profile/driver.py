@@ -6,7 +6,7 @@
 `nox -s profile -- ARGS` runs this with ARGS. For each selected variant the driver keeps a
 virtual environment under --env-dir (`.nox/profile-<variant>`) with that variant and the
 profile requirements, rebuilt only when the variant's sources or the requirements change.
-Each run is `python -m graphmem.harness` in that environment (see harness.py); its numbers
+Each run is `python -m graphmem.profile.harness` in that environment (see harness.py); its numbers
 are merged into reports/summary.json by run id, atomically after every run, so that an
 interrupted profile keeps what it measured and a rerun of a subset replaces only its runs.
 """
@@ -30,7 +30,7 @@ from graphmem.sizes import format_size
 from graphmem.atomic_files import write_atomically, write_json_atomically
 from graphmem.workloads import WORKLOADS
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SHARED = ROOT / "shared"
 VARIANTS = ("strong", "weakref", "gc_only")
 MODES = ("auto", "off")
@@ -312,7 +312,7 @@ def load_summary(path):
 
 def validate_summary(summary):
     """Raises jsonschema.ValidationError unless the summary matches summary.schema.json."""
-    from graphmem.report_data import schema_validator  # needs jsonschema, which only the driver has
+    from graphmem.report.data import schema_validator  # needs jsonschema, which only the driver has
 
     schema_validator().validate(summary)
 
@@ -435,7 +435,7 @@ def execute(run, python, args):
         spec_path.write_text(json.dumps(spec))
         started = time.perf_counter()
         try:
-            child = subprocess.run([str(python), "-m", "graphmem.harness", str(spec_path), str(result_path)],
+            child = subprocess.run([str(python), "-m", "graphmem.profile.harness", str(spec_path), str(result_path)],
                                    cwd=ROOT, env=env, capture_output=True, text=True, timeout=args.timeout)
             failure = None if child.returncode == 0 and result_path.exists() else describe_failure(child)
         except subprocess.TimeoutExpired:

@@ -2,7 +2,7 @@
 
 The markdown is rendered by `render_markdown`, which needs neither matplotlib nor a profiler, so the
 test sessions can check that the committed report is exactly what the committed summary renders to.
-`main` adds the PNG charts (graphmem.charts) and writes everything atomically.
+`main` adds the PNG charts (graphmem.report.charts) and writes everything atomically.
 """
 import argparse
 import ast
@@ -11,9 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from graphmem import report_argument
+from graphmem.report import argument as report_argument
 from graphmem.atomic_files import write_atomically
-from graphmem.report_data import (
+from graphmem.report.data import (
     MODE_MEANING, MODES, NOT_MEASURED, REFERENCE_VARIANT, SummaryError, budget_sweeps, chart_plan,
     collecting_seconds, collector_runs, default_budget, fmt_bytes, fmt_count, fmt_params, fmt_ratio,
     fmt_seconds, headline_params, headline_run, load_summary, matching_run, peak, peak_to_bound, ratio,
@@ -375,7 +375,7 @@ def build(summary_path, report_path, with_charts=True):
     text = render_markdown(summary, committed_paths(ROOT))
     images = {}
     if with_charts:
-        from graphmem import charts  # matplotlib only where charts are drawn, not in the test sessions
+        from graphmem.report import charts  # matplotlib only where charts are drawn, not in the test sessions
         images = charts.render_charts(summary)
     report_path = Path(report_path)
     report_path.parent.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,7 @@
 
 Run by the profile driver with the python of a variant's own environment:
 
-    python -m graphmem.harness SPEC.json RESULT.json
+    python -m graphmem.profile.harness SPEC.json RESULT.json
 
 SPEC names the variant it expects, the workload and its parameters, the collector mode,
 gc_only's budget, the memory ceiling and where the capture and the rendered files go.
@@ -240,7 +240,7 @@ def measure(spec):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 2:
-        print("usage: python -m graphmem.harness SPEC.json RESULT.json", file=sys.stderr)
+        print("usage: python -m graphmem.profile.harness SPEC.json RESULT.json", file=sys.stderr)
         return 2
     spec = json.loads(Path(argv[0]).read_text())
     write_json_atomically(argv[1], measure(spec))

@@ -1,0 +1,5 @@
+import sys
+
+from graphmem.bench.run import main
+
+sys.exit(main())

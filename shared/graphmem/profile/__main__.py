@@ -1,0 +1,5 @@
+import sys
+
+from graphmem.profile.driver import main
+
+sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from graphmem.report.render import main
+
+sys.exit(main())
