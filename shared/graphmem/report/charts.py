@@ -1,4 +1,7 @@
-"""The PNG charts beside COMPARISON.md, drawn with matplotlib from the same runs the text cites."""
+"""The PNG charts beside COMPARISON.md, drawn with matplotlib from the panels graphmem.report.layout plans.
+
+The captions in COMPARISON.md are written from the same panels, so what a caption names is what is drawn.
+"""
 import io
 
 import matplotlib
@@ -7,21 +10,26 @@ matplotlib.use("Agg")  # files only: no display on the profiling machine or in C
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
-from graphmem.report.data import (  # noqa: E402
-    MODE_MEANING, MODES, TIMELINE_WORKLOADS, chart_plan, collecting_seconds, drawable_budget_sweeps, drawable_sweep,
-    fmt_bytes, fmt_params, headline_params, headline_run, matching_run, peak,
-)
-from graphmem.variant_sources import VARIANTS  # noqa: E402
+from graphmem.report import layout  # noqa: E402
+from graphmem.report.data import MODE_MEANING, chart_plan, fmt_bytes, peak  # noqa: E402
+from graphmem.report.times import time_figure  # noqa: E402
 
 MiB = 2**20
 COLOURS = {"strong": "#d62728", "gc_only": "#ff7f0e", "weakref": "#1f77b4"}
 MARKERS = {"strong": "s", "gc_only": "o", "weakref": "D"}
-BOUND_STYLE = {"color": "black", "linestyle": "--", "linewidth": 1}
+# Drawn largest first, so where points coincide the smaller marker shows inside the larger one.
+MARKER_SIZES = {"strong": 11, "gc_only": 7, "weakref": 4.5}
+LINE_WIDTHS = {"strong": 2.6, "gc_only": 1.8, "weakref": 1.2}
+# The bound is a wide pale band under the lines: a line that sits on it stays visible, and so does the band.
+BOUND_BAND = {"color": "#9e9e9e", "alpha": 0.45, "linewidth": 7, "solid_capstyle": "butt", "zorder": 1}
+# On the timelines the bound is a dashed line drawn over the series, so weakref's line cannot hide it.
+BOUND_LINE = {"color": "black", "linestyle": (0, (4, 3)), "linewidth": 1.1, "zorder": 5}
+STOPPED_MARKER = {"marker": "^", "s": 170, "facecolors": "white", "linewidths": 2, "zorder": 6}
 PNG_METADATA = {"Software": None}  # no matplotlib version in the file: same data, same bytes
 
 
 def _mib_axis(axis, log=False):
-    axis.set_ylabel("heap (MiB)" if not log else "peak heap (MiB, log scale)")
+    axis.set_ylabel("peak heap (MiB, log scale)" if log else "heap (MiB)")
     if log:
         axis.set_yscale("log")
         axis.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
@@ -29,51 +37,80 @@ def _mib_axis(axis, log=False):
     axis.grid(True, which="major", alpha=0.3)
 
 
+ZOOM_BOUNDS = 3  # the strip under each timeline shows the heap up to this many live-set bounds
+
+
 def _timeline(summary, chart):
-    figure, axes = plt.subplots(1, len(TIMELINE_WORKLOADS), figsize=(12, 4.5), squeeze=False)
-    for axis, workload in zip(axes[0], TIMELINE_WORKLOADS):
-        bound = None
-        for variant in VARIANTS:
-            run = headline_run(summary, workload, chart.mode, variant)
-            if run is None or run["status"] == "failed" or not run.get("snapshots"):
-                continue
-            bound = run["live_set_bound_bytes"]
-            times = [snapshot["t"] for snapshot in run["snapshots"]]
-            heaps = [snapshot["heap"] / MiB for snapshot in run["snapshots"]]
-            axis.plot(times, heaps, color=COLOURS[variant], linewidth=1.4,
-                      label=f"{variant} (peak {fmt_bytes(peak(run))})")
-        if bound is not None:
-            axis.axhline(bound / MiB, label=f"live-set bound ({fmt_bytes(bound)})", **BOUND_STYLE)
-            axis.legend(loc="upper left", fontsize=8)
-        else:
-            axis.text(0.5, 0.5, "not measured", ha="center", va="center", transform=axis.transAxes)
-        axis.set_title(workload)
-        axis.set_xlabel("time since tracking started (s)")
-        _mib_axis(axis)
-        axis.set_ylim(bottom=0)
+    """Per workload, the full heap over time and under it a strip zoomed to the bottom, where the live-set
+    bound and any line that stays near it can be told apart."""
+    panels = layout.panels(summary, chart)
+    figure, axes = plt.subplots(2, len(panels), figsize=(6 * len(panels), 6), squeeze=False, sharex="col",
+                                gridspec_kw={"height_ratios": [3, 1.3]})
+    for column, panel in enumerate(panels):
+        full, zoom = axes[0][column], axes[1][column]
+        for axis in (full, zoom):
+            for series in panel.series:
+                run = series.runs[0]
+                times, heaps = layout.snapshots_mib(run)
+                axis.plot(times, heaps, color=COLOURS[series.variant], linewidth=LINE_WIDTHS[series.variant],
+                          zorder=3, label=f"{series.variant} (peak {fmt_bytes(peak(run))})")
+            axis.axhline(panel.bound / MiB, label=f"live-set bound ({fmt_bytes(panel.bound)})", **BOUND_LINE)
+            _mib_axis(axis)
+            axis.set_ylim(bottom=0)
+        full.set_title(panel.title)
+        full.legend(loc="upper left", fontsize=8)
+        zoom.set_ylim(0, ZOOM_BOUNDS * panel.bound / MiB)
+        zoom.set_ylabel(f"heap (MiB),\nup to {ZOOM_BOUNDS}× bound", fontsize=8)
+        zoom.set_xlabel("time since tracking started (s)")
     figure.suptitle(f"{chart.title}: {MODE_MEANING[chart.mode]}")
+    figure.tight_layout()
     return figure
 
 
+# Where a point's label may go, in offset points, tried in order until one collides with nothing.
+LABEL_OFFSETS = [(12, 8, "left", "bottom"), (-12, 8, "right", "bottom"), (12, -10, "left", "top"),
+                 (-12, -10, "right", "top"), (16, 22, "left", "bottom"), (-16, 22, "right", "bottom"),
+                 (16, -24, "left", "top"), (-16, -24, "right", "top")]
+
+
+def _place_label(axis, text, xy, color):
+    """Annotate `xy` with `text` at the first offset where it touches no other label, line, marker or legend."""
+    figure = axis.figure  # laid out already: the check below sees the positions the PNG will have
+    for dx, dy, ha, va in LABEL_OFFSETS:
+        label = axis.annotate(text, xy, textcoords="offset points", xytext=(dx, dy), ha=ha, va=va, fontsize=8,
+                              color=color, zorder=7)
+        if not [hit for hit in label_collisions(figure, only=label)]:
+            return label
+        label.remove()
+    return axis.annotate(text, xy, textcoords="offset points", xytext=LABEL_OFFSETS[0][:2], fontsize=8,
+                         color=color, zorder=7)
+
+
 def _sweep(summary, chart):
-    modes = [mode for mode in MODES if drawable_sweep(summary, chart.workload, mode, chart.key)]
-    figure, axes = plt.subplots(1, len(modes), figsize=(6 * len(modes), 4.5), squeeze=False)
-    for axis, mode in zip(axes[0], modes):
-        points = drawable_sweep(summary, chart.workload, mode, chart.key)
-        bounds = {}
-        for variant in VARIANTS:
-            drawn = [(value, run) for value, run in points.get(variant, []) if peak(run) is not None]
-            if not drawn:
-                continue
-            bounds.update({value: run["live_set_bound_bytes"] for value, run in drawn})
-            axis.plot([value for value, _ in drawn], [peak(run) / MiB for _, run in drawn],
-                      color=COLOURS[variant], marker=MARKERS[variant], label=variant)
-            for value, run in drawn:
-                if run["status"] == "ceiling":
-                    axis.annotate("stopped at the ceiling", (value, peak(run) / MiB), textcoords="offset points",
-                                  xytext=(-8, -4), ha="right", va="top", fontsize=8, color=COLOURS[variant])
-        values = sorted(bounds)
-        axis.plot(values, [bounds[value] / MiB for value in values], label="live-set bound", **BOUND_STYLE)
+    panels = layout.panels(summary, chart)
+    figure, axes = plt.subplots(1, len(panels), figsize=(6.2 * len(panels), 4.8), squeeze=False)
+    for axis, panel in zip(axes[0], panels):
+        values = sorted(panel.bound)
+        axis.plot(values, [panel.bound[value] / MiB for value in values], label="live-set bound (grey band)",
+                  **BOUND_BAND)
+        for series in panel.series:
+            finished = [(value, run) for value, run in series.points if run["status"] != "ceiling"]
+            axis.plot([value for value, _ in finished], [peak(run) / MiB for _, run in finished],
+                      color=COLOURS[series.variant], marker=MARKERS[series.variant],
+                      markersize=MARKER_SIZES[series.variant], linewidth=LINE_WIDTHS[series.variant] * 0.6,
+                      zorder=3, label=series.variant)
+            if finished and len(finished) < len(series.points):
+                # The way up to a lower bound is dotted: the run did not finish there.
+                last = finished[-1]
+                for value, run in series.points:
+                    if run["status"] == "ceiling" and value > last[0]:
+                        axis.plot([last[0], value], [peak(last[1]) / MiB, peak(run) / MiB], linestyle=":",
+                                  color=COLOURS[series.variant], linewidth=LINE_WIDTHS[series.variant] * 0.6,
+                                  zorder=3)
+        stopped = layout.stopped_points(panel)
+        for variant, value, run in stopped:
+            axis.scatter([value], [peak(run) / MiB], edgecolors=COLOURS[variant], **STOPPED_MARKER,
+                         label=f"{variant}: stopped at the ceiling (≥)")
         axis.set_xscale("log")
         # Ticks at the measured values, in plain numbers: log-axis minor labels overlap.
         axis.set_xticks(values)
@@ -81,42 +118,104 @@ def _sweep(summary, chart):
         axis.xaxis.set_minor_formatter(NullFormatter())
         axis.set_xlabel(f"{'array size (float64 elements)' if chart.key == 'size' else 'iterations'}, log scale")
         _mib_axis(axis, log=True)
-        fixed = {name: value for name, value in headline_params(summary, chart.workload).items() if name != chart.key}
-        axis.set_title(f"{chart.workload} ({fmt_params(fixed)}), collector {mode}", fontsize=10)
-        axis.legend(fontsize=8)
+        # Room above the highest point for a ceiling label.
+        low, high = axis.get_ylim()
+        axis.set_ylim(low, high * (3 if layout.stopped_points(panel) else 1.2))
+        axis.set_title(panel.title, fontsize=10)
     figure.suptitle(chart.title)
+    _figure_legend(figure)
+    for axis, panel in zip(axes[0], panels):
+        for variant, value, run in layout.stopped_points(panel):
+            _place_label(axis, f"≥ {fmt_bytes(peak(run))}: stopped at the ceiling", (value, peak(run) / MiB),
+                         COLOURS[variant])
     return figure
 
 
+def _figure_legend(figure):
+    """One legend for all panels, below them, where it cannot cover a line."""
+    entries = {}
+    for axis in figure.axes:
+        for handle, label in zip(*axis.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    figure.legend(list(entries.values()), list(entries), loc="lower center", ncol=min(len(entries), 5), fontsize=8,
+                  frameon=False)
+    figure.tight_layout(rect=(0, 0.08, 1, 1))
+
+
 def _budget(summary, chart):
-    sweeps = drawable_budget_sweeps(summary)
-    figure, axes = plt.subplots(1, len(sweeps), figsize=(7 * len(sweeps), 5), squeeze=False)
-    for axis, (workload, mode, params, runs) in zip(axes[0], sweeps):
-        drawn = [run for run in runs if peak(run) is not None and collecting_seconds(run) is not None]
-        axis.plot([collecting_seconds(run) * 1000 for run in drawn], [peak(run) / MiB for run in drawn],
-                  color=COLOURS["gc_only"], marker=MARKERS["gc_only"], label="gc_only, one point per budget")
-        for run in drawn:
-            axis.annotate(f"budget {fmt_bytes(run['gc_budget'])}",
-                          (collecting_seconds(run) * 1000, peak(run) / MiB),
-                          textcoords="offset points", xytext=(6, 4), fontsize=8)
-        for variant in ("strong", "weakref"):
-            reference = matching_run(summary, runs[0], variant)
-            if reference is not None and peak(reference) is not None and collecting_seconds(reference) is not None:
-                axis.scatter([collecting_seconds(reference) * 1000], [peak(reference) / MiB], s=90, zorder=3,
-                             color=COLOURS[variant], marker="*" if variant == "strong" else "D",
-                             label=f"{variant} (reference)")
-        bound = runs[0]["live_set_bound_bytes"]
-        axis.axhline(bound / MiB, label=f"live-set bound ({fmt_bytes(bound)})", **BOUND_STYLE)
+    panels = layout.panels(summary, chart)
+    figure, axes = plt.subplots(1, len(panels), figsize=(7 * len(panels), 5), squeeze=False)
+    for axis, panel in zip(axes[0], panels):
+        for series in panel.series:
+            milliseconds = [time_figure(run, "collector") * 1000 for run in series.runs]
+            mib = [peak(run) / MiB for run in series.runs]
+            if series.variant == "gc_only":
+                axis.plot(milliseconds, mib, color=COLOURS["gc_only"], marker="o", markersize=6, zorder=4,
+                          label="gc_only, one point per budget")
+            else:
+                axis.scatter(milliseconds, mib, s=260 if series.variant == "strong" else 120, zorder=3,
+                             facecolors="none", edgecolors=COLOURS[series.variant], linewidths=2,
+                             marker="*" if series.variant == "strong" else "D", label=f"{series.variant} (reference)")
+        axis.axhline(panel.bound / MiB, label=f"live-set bound ({fmt_bytes(panel.bound)})",
+                     **{**BOUND_LINE, "zorder": 2})
         axis.set_xlabel("time spent in the cyclic collector (ms)")
         _mib_axis(axis, log=True)
-        axis.set_ylabel("peak heap (MiB, log scale)")
-        axis.set_title(f"{workload}, collector {mode}, {fmt_params(params)}", fontsize=9)
-        axis.legend(fontsize=8)
+        low, high = axis.get_ylim()
+        axis.set_ylim(low, high * 1.6)
+        left, right = axis.get_xlim()
+        axis.set_xlim(left, right + 0.12 * (right - left))  # room for the rightmost label
+        axis.set_title(panel.title, fontsize=9)
+        axis.legend(fontsize=8, loc="upper right")
     figure.suptitle(chart.title)
+    figure.tight_layout()
+    for axis, panel in zip(axes[0], panels):
+        gc_only = next(series for series in panel.series if series.variant == "gc_only")
+        for budget, run in gc_only.points:
+            _place_label(axis, f"budget {fmt_bytes(budget)}", (time_figure(run, "collector") * 1000, peak(run) / MiB),
+                         "#a04000")
     return figure
 
 
 DRAW = {"timeline": _timeline, "sweep": _sweep, "budget": _budget}
+
+
+def draw(summary, chart):
+    """The matplotlib figure of one planned chart, laid out (the caller closes it)."""
+    return DRAW[chart.kind](summary, chart)
+
+
+def label_collisions(figure, only=None):
+    """[(label text, what it collides with)] for every annotation in `figure` (or just `only`) that overlaps
+    another annotation, a plotted line or marker, the legend, or leaves the figure."""
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    whole = figure.bbox
+    found = []
+    for axis in figure.axes:
+        labels = [text for text in axis.texts if text.get_text()]
+        legend = axis.get_legend()
+        legend_box = legend.get_window_extent(renderer) if legend else None
+        for text in labels:
+            if only is not None and text is not only:
+                continue
+            box = text.get_window_extent(renderer)
+            name = text.get_text().replace("\n", " ")
+            if not (whole.x0 <= box.x0 and box.x1 <= whole.x1 and whole.y0 <= box.y0 and box.y1 <= whole.y1):
+                found.append((name, "the figure's edge"))
+            if legend_box is not None and box.overlaps(legend_box):
+                found.append((name, "the legend"))
+            for other in labels:
+                if other is not text and box.overlaps(other.get_window_extent(renderer)):
+                    found.append((name, other.get_text().replace("\n", " ")))
+            for line in axis.lines:
+                path = line.get_transform().transform_path(line.get_path())
+                if path.intersects_bbox(box, filled=False) or any(box.contains(*vertex) for vertex in path.vertices):
+                    found.append((name, f"line {line.get_label()}"))
+            for collection in axis.collections:
+                offsets = collection.get_offset_transform().transform(collection.get_offsets())
+                if any(box.padded(6).contains(*offset) for offset in offsets):
+                    found.append((name, f"marker {collection.get_label()}"))
+    return found
 
 
 def render_charts(summary):
@@ -125,8 +224,7 @@ def render_charts(summary):
     for chart in chart_plan(summary):
         if chart.missing:
             continue
-        figure = DRAW[chart.kind](summary, chart)
-        figure.tight_layout()
+        figure = draw(summary, chart)
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png", dpi=100, metadata=PNG_METADATA)
         plt.close(figure)

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from graphmem.report import argument as report_argument
+from graphmem.report import captions
 from graphmem.atomic_files import write_atomically
 from graphmem.report.data import (
     MODE_MEANING, MODES, NOT_MEASURED, REFERENCE_VARIANT, SummaryError, budget_sweeps, chart_plan,
@@ -255,19 +256,6 @@ def budget_table(summary):
     return parts
 
 
-CHART_CAPTIONS = {
-    "timeline": "Heap in MiB against seconds since tracking started, one panel per workload, the three "
-                "variants overlaid, with the live-set bound dashed. A sawtooth is the cyclic collector freeing "
-                "piled-up graphs; a ramp is memory nobody frees; a flat line is reference counting freeing each "
-                "graph as it is dropped. Every line falls at its end, once the workload has returned and the "
-                "harness has run one `gc.collect()`.",
-    "sweep": "Peak heap in MiB against {label}, both axes logarithmic, one panel per collector mode; the dashed "
-             "line is the live-set bound at each point.",
-    "budget": "Peak heap in MiB against milliseconds spent in the cyclic collector, one point per gc_only budget; "
-              "strong and weakref on the same work are the reference points.",
-}
-
-
 def section_charts(summary):
     parts = ["## 3. Charts"]
     for chart in chart_plan(summary):
@@ -275,12 +263,8 @@ def section_charts(summary):
         if chart.missing:
             parts.append(f"Not measured: {chart.missing} in this summary, so `{chart.name}` is not drawn.")
             continue
-        label = {"size": "array size (elements)", "iterations": "iterations"}.get(chart.key, "")
-        caption = CHART_CAPTIONS[chart.kind].format(label=label)
-        if chart.kind == "sweep":
-            caption += f" Workload: {chart.workload}."
         parts.append(f"![{chart.title}]({chart.name})")
-        parts.append(caption)
+        parts.append(captions.caption(summary, chart))
         if chart.kind == "sweep":
             parts += sweep_table(summary, chart)
         elif chart.kind == "budget":
