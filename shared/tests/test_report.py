@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from graphmem.report import render as report
+from graphmem.report import verdict
 from graphmem.report.data import (
     SummaryError, budget_sweeps, chart_plan, fmt_bytes, fmt_seconds, load_summary, sweep, validate_summary,
 )
@@ -95,9 +96,9 @@ def test_the_closing_sentences_follow_the_numbers(summary):
 
 # --- the argument says what the data show, and nothing more ------------------------------------
 
-def test_each_step_of_the_seed_is_supported_by_the_fixture(fixture_summary):
+def test_each_step_of_the_book_is_supported_by_the_fixture(fixture_summary):
     argument = section(render(fixture_summary), "4. The argument")
-    for title in ("Step 1", "Step 2", "Step 3", "Step 4", "What the seed gets wrong", "What the seed leaves out"):
+    for title in ("Step 1", "Step 2", "Step 3", "Step 4", "What the book gets wrong", "What the book leaves out"):
         assert step_text(argument, title).split("\n\n")[1].startswith("**Supported.**"), title
 
 
@@ -142,7 +143,7 @@ def test_missing_optional_fields_read_not_measured(summary):
 def test_a_summary_without_runs_still_renders(summary):
     summary["runs"] = {}
     text = render(summary)
-    assert text.count("**Not measured.**") == 6
+    assert text.count("**Not measured.**") == 7  # the verdict and the six steps of section 4
 
 
 # --- what was compared: the code itself --------------------------------------------------------
@@ -240,9 +241,10 @@ def test_a_failed_render_leaves_the_previous_report_intact(tmp_path, capsys):
 
 
 def test_the_report_is_written_from_the_summary(tmp_path, fixture_summary):
-    out = tmp_path / "COMPARISON.md"
-    assert report.main(["--summary", str(FIXTURE), "--out", str(out), "--no-charts"]) == 0
-    assert out.read_text(encoding="utf-8") == report.render_markdown(fixture_summary, report.committed_paths())
+    out, bench = tmp_path / "COMPARISON.md", tmp_path / "bench.json"
+    assert report.main(["--summary", str(FIXTURE), "--out", str(out), "--no-charts", "--bench", str(bench)]) == 0
+    assert out.read_text(encoding="utf-8") == report.render_markdown(
+        fixture_summary, report.committed_paths(), bench=None, bench_note=verdict.load_bench(bench)[1])
 
 
 def test_an_interrupted_write_keeps_the_old_file_and_no_temporary(tmp_path, monkeypatch):

@@ -1,13 +1,17 @@
-"""The committed COMPARISON.md is exactly what the committed summary.json renders to, its charts committed too."""
+"""The committed COMPARISON.md is exactly what the committed summary.json (and bench.json) render to, its charts
+committed too."""
 import difflib
 import re
 
 from graphmem.report import render as report
+from graphmem.report import verdict
 from graphmem.report.data import chart_plan, load_summary
 
 
 def test_committed_report_is_what_the_committed_summary_renders_to():
-    expected = report.render_markdown(load_summary(report.SUMMARY_PATH), report.committed_paths())
+    bench, bench_note = verdict.load_bench()
+    expected = report.render_markdown(load_summary(report.SUMMARY_PATH), report.committed_paths(), bench=bench,
+                                      bench_note=bench_note)
     actual = report.REPORT_PATH.read_text(encoding="utf-8")
     diff = difflib.unified_diff(actual.splitlines(), expected.splitlines(), "reports/COMPARISON.md (committed)",
                                 "rendered from reports/summary.json", lineterm="", n=1)

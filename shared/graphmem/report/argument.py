@@ -1,4 +1,4 @@
-"""Section 4 and the closing note of COMPARISON.md: the seed's argument, checked step by step against the runs.
+"""Section 4 and the closing note of COMPARISON.md: the book's argument (step 17), checked step by step against the runs.
 
 Every sentence is generated from the summary. A step is called supported only when its condition on the
 numbers holds; otherwise the text says the data do not show it, or that it was not measured.
@@ -50,7 +50,7 @@ def preferred_workloads(summary):
 
 
 def first_workload(summary, needs):
-    """The first workload, seed workloads first, whose headline runs satisfy `needs(workload)`."""
+    """The first workload, the book's loop first, whose headline runs satisfy `needs(workload)`."""
     return next((workload for workload in preferred_workloads(summary) if needs(workload)), None)
 
 
@@ -87,7 +87,7 @@ def step(title, verdict, sentences, evidence):
     return [f"### {title}", f"{verdict} {' '.join(sentences)}", f"*Where to look:* {evidence}"]
 
 
-# --- the seed's four steps ---------------------------------------------------------------------
+# --- the book's four steps ---------------------------------------------------------------------
 
 def step_reference_counting(summary):
     title = "Step 1: reference counting frees what nobody references"
@@ -255,10 +255,10 @@ def step_weak_references(summary):
     return step(title, verdict, sentences, evidence + ".")
 
 
-# --- what the seed gets wrong or leaves out ----------------------------------------------------
+# --- what the book gets wrong or leaves out ----------------------------------------------------
 
 def step_count_trigger(summary):
-    title = "What the seed gets wrong: the collector counts objects, not bytes"
+    title = "What the book gets wrong: the collector counts objects, not bytes"
     workload = first_workload(summary, lambda w: len(_gc_points(summary, w, "size")) >= 2)
     if workload is None:
         return step(title, NOT_MEASURED_VERDICT, [
@@ -268,7 +268,7 @@ def step_count_trigger(summary):
     runs_small, runs_large = sum(collector_runs(first)), sum(collector_runs(last))
     peak_growth = ratio(peak(last), peak(first))
     sentences = [
-        "The seed says the collector steps in when memory runs short. CPython's runs when the number of "
+        "The book says the collector steps in when memory runs short. CPython's runs when the number of "
         "container objects allocated since its last run passes a threshold (`gc.get_threshold()`), whatever "
         f"they hold. With the collector on, strong's {workload} ran {runs_small} collections at size {small:,} "
         f"and {runs_large} at size {large:,}, arrays {fmt_ratio(ratio(large, small))} larger, while its peak went "
@@ -301,7 +301,7 @@ def _own_collection_seconds(run):
 
 
 def step_collection_cost(summary):
-    title = "What the seed leaves out: a full collection's time follows everything the process tracks"
+    title = "What the book leaves out: a full collection's time follows everything the process tracks"
     for workload, mode, params, runs in budget_sweeps(summary):
         timed = [run for run in runs if run["status"] == "ok" and _own_collection_seconds(run) is not None]
         if len({run["gc_budget"] for run in timed}) >= 2:
@@ -334,7 +334,7 @@ def step_collection_cost(summary):
 
 
 def budget_trade(summary):
-    """What gc_only's byte budget buys and costs, in numbers; no verdict, as the seed makes no claim."""
+    """What gc_only's byte budget buys and costs, in numbers; no verdict, as the book makes no claim."""
     parts = ["### What a byte budget buys (gc_only)"]
     sweeps = budget_sweeps(summary)
     if not sweeps:
@@ -358,7 +358,7 @@ def budget_trade(summary):
 def section_argument(summary):
     return [
         "## 4. The argument, step by step",
-        "The seed argues in four steps. Each is checked below against the runs: the sentences are generated "
+        "The book argues in four steps (see [where the question comes from](#where-the-question-comes-from)). Each is checked below against the runs: the sentences are generated "
         "from the numbers, each points to the row or chart it comes from, and a step the data do not support "
         "is marked so.",
         *step_reference_counting(summary),

@@ -1,0 +1,300 @@
+"""The first screen of COMPARISON.md: which policy to use and when, what it costs, and where the question comes from.
+
+Every claim carries one measured figure and a link to its evidence further down, and is generated from
+summary.json (and reports/bench.json for time per operation and teardown): when the data do not support
+a claim, the text says so instead of making it.
+"""
+import json
+from pathlib import Path
+
+from graphmem.report.argument import CLEAR_FACTOR, anchor, first_workload, ok_run
+from graphmem.report.data import (
+    MODES, budget_sweeps, collector_runs, fmt_bytes, fmt_ratio, fmt_seconds, peak, peak_to_bound,
+    ratio, workload_names,
+)
+from graphmem.report.times import time_figure
+from graphmem.variant_sources import ROOT, VARIANTS
+
+BENCH_PATH = ROOT / "reports" / "bench.json"
+BENCH_COMMAND = "python3 -m nox -s bench"
+# A policy "stays at the live set" on a workload when its peak is within this factor of the bound.
+AT_BOUND = 1.1
+# bench.json's per-op rows the cost line quotes: the book's own graph shape, forward and backward together.
+PER_OP_EXPRESSION, PER_OP_PHASE = "square_chain", "forward+backward"
+
+STEP_TITLES = {  # section 4's headings, for links
+    1: "Step 1: reference counting frees what nobody references",
+    2: "Step 2: a reference cycle defeats it",
+    3: "Step 3: the cyclic collector frees cycles, but late, so memory grows",
+    4: "Step 4: weak references avoid the cycle",
+    "count": "What the book gets wrong: the collector counts objects, not bytes",
+}
+BUDGET_CHART_TITLE = "gc_only's budget: peak memory against time spent collecting"
+SOURCE_TITLE = "Where the question comes from"
+
+
+def fmt_op_seconds(seconds):
+    """Per-operation times need more digits than whole runs: 4.75 µs, not 5 µs."""
+    if seconds is None or seconds >= 1e-3:
+        return fmt_seconds(seconds)
+    return f"{seconds * 1e6:.3g} µs"
+
+
+def link(text, heading):
+    return f"[{text}](#{anchor(heading)})"
+
+
+def load_bench(path=BENCH_PATH):
+    """(bench.json's content, None) or (None, why it is not used)."""
+    path = Path(path)
+    try:
+        bench = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None, f"there is no reports/bench.json; `{BENCH_COMMAND}` writes it"
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return None, f"reports/bench.json could not be read ({exc}); `{BENCH_COMMAND}` rewrites it"
+    if not isinstance(bench, dict):
+        return None, f"reports/bench.json is not a JSON object; `{BENCH_COMMAND}` rewrites it"
+    return bench, None
+
+
+def _bench_rows(bench, table, **match):
+    rows = bench.get(table) if isinstance(bench, dict) else None
+    if not isinstance(rows, list):
+        return []
+    return [row for row in rows if isinstance(row, dict) and all(row.get(key) == value for key, value in match.items())]
+
+
+def per_op_seconds(bench, implementation, elements):
+    rows = _bench_rows(bench, "per_op", implementation=implementation, elements=elements,
+                       expression=PER_OP_EXPRESSION, phase=PER_OP_PHASE)
+    return time_figure(rows[0], "per_function_ns") if rows else None
+
+
+def per_op_sizes(bench):
+    """Array sizes at which both strong and weakref have a per-op time, smallest first."""
+    sizes = [{row.get("elements") for row in _bench_rows(bench, "per_op", implementation=variant,
+                                                          expression=PER_OP_EXPRESSION, phase=PER_OP_PHASE)}
+             for variant in ("strong", "weakref")]
+    return sorted(size for size in sizes[0] & sizes[1] if isinstance(size, int)
+                  and per_op_seconds(bench, "strong", size) and per_op_seconds(bench, "weakref", size))
+
+
+# --- the recommendation ------------------------------------------------------------------------
+
+def _compared(summary):
+    """The first workload (the book's loop first) with completed strong and weakref runs in both modes."""
+    return first_workload(summary, lambda w: all(ok_run(summary, w, mode, variant) is not None
+                                                 and peak(ok_run(summary, w, mode, variant)) is not None
+                                                 for mode in MODES for variant in ("strong", "weakref")))
+
+
+def recommendation(summary):
+    workload = _compared(summary)
+    if workload is None:
+        return ("**Not measured.** This summary does not hold strong and weakref on one workload in both collector "
+                "modes, so it supports no recommendation; `python3 -m nox -s profile` measures them.")
+    strong_on, weak_on = ok_run(summary, workload, "auto", "strong"), ok_run(summary, workload, "auto", "weakref")
+    strong_off, weak_off = ok_run(summary, workload, "off", "strong"), ok_run(summary, workload, "off", "weakref")
+    bound = weak_off["live_set_bound_bytes"]
+    held, weak_held = strong_off.get("held_bytes_at_return"), weak_off.get("held_bytes_at_return")
+    figures = (f"On {workload} with CPython's collector on, weakref peaked at {fmt_bytes(peak(weak_on))} "
+               f"({fmt_ratio(peak_to_bound(weak_on))} the live-set bound) and strong at {fmt_bytes(peak(strong_on))} "
+               f"({fmt_ratio(ratio(peak(strong_on), peak(weak_on)))} weakref's); with the collector off, strong still "
+               f"held {fmt_bytes(held)} of arrays when the loop ended, weakref {fmt_bytes(weak_held)}.")
+    evidence = f"Evidence: {link(f'{workload} table', workload)}, {link('step 4', STEP_TITLES[4])}."
+    wins = (peak(strong_on) > CLEAR_FACTOR * peak(weak_on) and held is not None and weak_held is not None
+            and weak_held <= bound < held)
+    if wins:
+        return ("**Use `weakref`: let a Function hold its outputs through `weakref.ref`.** Reference counting then "
+                f"frees every graph the program drops, at once, with or without the cyclic collector. {figures} "
+                f"{evidence}")
+    return ("**This run does not support choosing weakref over strong.** A recommendation needs weakref's peak "
+            f"clearly ({CLEAR_FACTOR:g}×) below strong's and strong holding dropped graphs that weakref frees. "
+            f"{figures} {evidence}")
+
+
+def _workload_claims(summary):
+    """Per workload: does weakref stay at the bound, and how far above it strong goes."""
+    claims = []
+    for workload in workload_names(summary):
+        runs = {(mode, variant): ok_run(summary, workload, mode, variant)
+                for mode in MODES for variant in ("strong", "weakref")}
+        if any(run is None or peak(run) is None or peak_to_bound(run) is None for run in runs.values()):
+            continue
+        at_bound = all(peak_to_bound(runs[mode, "weakref"]) <= AT_BOUND for mode in MODES)
+        excess, mode = max((ratio(peak(runs[mode, "strong"]), peak(runs[mode, "weakref"])), mode) for mode in MODES)
+        claims.append((workload, at_bound, excess, mode))
+    return claims
+
+
+def breadth(summary):
+    claims = _workload_claims(summary)
+    if not claims:
+        return None
+    at_bound = [workload for workload, at, _, _ in claims if at]
+    worse = [(workload, excess, mode) for workload, _, excess, mode in claims if excess > CLEAR_FACTOR]
+    text = (f"**Across workloads:** weakref stayed within {AT_BOUND:g}× of the live-set bound in both collector modes "
+            f"on {len(at_bound)} of {len(claims)} workloads")
+    missed = [workload for workload, at, _, _ in claims if not at]
+    text += f" (not on {', '.join(missed)})" if missed else ""
+    if worse:
+        workload, excess, mode = max(worse, key=lambda item: item[1])
+        text += (f"; strong peaked more than {CLEAR_FACTOR:g}× above weakref on {len(worse)} of them, up to "
+                 f"{fmt_ratio(excess)} on {link(workload, workload)} (collector `{mode}`).")
+    else:
+        text += f"; strong never peaked more than {CLEAR_FACTOR:g}× above weakref."
+    return "- " + text
+
+
+def no_difference(summary):
+    """Workloads on which all three policies peaked within CLEAR_FACTOR of each other, collector on."""
+    alike = []
+    for workload in workload_names(summary):
+        runs = [ok_run(summary, workload, "auto", variant) for variant in VARIANTS]
+        peaks = [peak(run) for run in runs if run is not None]
+        if len(peaks) == len(VARIANTS) and None not in peaks and max(peaks) <= CLEAR_FACTOR * min(peaks):
+            alike.append((workload, peaks))
+    if not alike:
+        return (f"- **When the policy matters:** on every workload measured here the policies' peaks differed by more "
+                f"than {CLEAR_FACTOR:g}× with the collector on.")
+    listing = "; ".join(f"{link(workload, workload)} " + " / ".join(fmt_bytes(value) for value in peaks)
+                        for workload, peaks in alike)
+    return (f"- **When it does not matter:** where the program itself holds every graph until it is done with it, "
+            f"or builds none, the policies have nothing to free early. With the collector on, the three peaked "
+            f"within {CLEAR_FACTOR:g}× of each other ({' / '.join(VARIANTS)}) on {listing}.")
+
+
+def fallback(summary):
+    for workload, mode, _, runs in budget_sweeps(summary):
+        done = [run for run in runs if run["status"] == "ok" and peak(run) is not None]
+        strong = ok_run(summary, workload, mode, "strong")
+        if len(done) >= 2 and strong is not None and peak(strong) is not None:
+            break
+    else:
+        return ("- **If outputs must stay strong:** gc_only's byte budget was not measured at two budgets or more, "
+                "so this run says nothing about it.")
+    small, large = done[0], done[-1]
+    figures = (f"on {workload} (collector `{mode}`) a budget of {fmt_bytes(small['gc_budget'])} kept the peak at "
+               f"{fmt_bytes(peak(small))} for {fmt_seconds(time_figure(small, 'collector'))} of collecting, "
+               f"{fmt_bytes(large['gc_budget'])} let it reach {fmt_bytes(peak(large))} for "
+               f"{fmt_seconds(time_figure(large, 'collector'))}; strong peaked at {fmt_bytes(peak(strong))}")
+    evidence = link("budget chart", BUDGET_CHART_TITLE)
+    if peak(small) * CLEAR_FACTOR < peak(strong):
+        return ("- **If outputs must stay strong** (code that walks a Function's outputs and expects them alive), "
+                f"collect by bytes as `gc_only` does, not by CPython's object count: {figures}. {evidence}.")
+    return (f"- **If outputs must stay strong:** in this run gc_only's smallest budget did not bring the peak clearly "
+            f"below strong's: {figures}. {evidence}.")
+
+
+# --- what it costs -----------------------------------------------------------------------------
+
+def cost_per_op(bench, why_not):
+    if bench is None:
+        return f"- **Time per operation:** not measured here: {why_not}."
+    sizes = per_op_sizes(bench)
+    if not sizes:
+        return (f"- **Time per operation:** reports/bench.json has no {PER_OP_PHASE} time of `{PER_OP_EXPRESSION}` "
+                f"for both strong and weakref; `{BENCH_COMMAND}` measures it.")
+    shown = [sizes[0]] + ([sizes[-1]] if sizes[-1] != sizes[0] else [])
+    cells = []
+    for size in shown:
+        weak, strong = per_op_seconds(bench, "weakref", size), per_op_seconds(bench, "strong", size)
+        cells.append(f"{size:,}-element arrays, weakref {fmt_op_seconds(weak)} against strong's "
+                     f"{fmt_op_seconds(strong)} ({fmt_ratio(ratio(weak, strong))} strong's)")
+    ratios = [ratio(per_op_seconds(bench, "weakref", size), per_op_seconds(bench, "strong", size)) for size in shown]
+    shrinks = len(ratios) == 2 and ratios[0] > ratios[1]
+    return ("- **Time per operation** (forward and backward of one `square`, median, [BENCH.md](BENCH.md)): "
+            + "; ".join(cells) + "."
+            + (" Creating and dereferencing the weak references is a cost per Function, so it shows on tiny "
+               "arrays and fades as numpy's work grows." if shrinks else ""))
+
+
+def cost_pauses(summary, bench):
+    workload = _compared(summary)
+    if workload is None:
+        return "- **Collector pauses:** not measured (no strong and weakref runs on one workload)."
+    parts = []
+    for variant in VARIANTS:
+        run = ok_run(summary, workload, "auto", variant)
+        if run is None or collector_runs(run) is None:
+            continue
+        own = (run.get("gc") or {}).get("variant_collections")
+        count = f"{own} full collections of its own" if own else f"{sum(collector_runs(run))} collections"
+        parts.append(f"{variant} {count}, {fmt_seconds(time_figure(run, 'collector'))}")
+    text = (f"- **Collector pauses** on {workload} with the collector on (one memray-traced run each): "
+            + "; ".join(parts) + ".")
+    teardown = {row.get("implementation"): row for row in _bench_rows(bench, "teardown")} if bench else {}
+    weak, strong = teardown.get("weakref"), teardown.get("strong")
+    if weak and strong and weak.get("functions") == strong.get("functions") and weak.get("freed_by_drop") \
+            and not strong.get("freed_by_drop") and time_figure(weak, "drop_ns") is not None \
+            and time_figure(strong, "collect_after_ns") is not None:
+        text += (f" Dropping a {weak['functions']:,}-Function graph ([BENCH.md](BENCH.md)): weakref frees it at the "
+                 f"drop, in {fmt_seconds(time_figure(weak, 'drop_ns'))}; strong's drop frees nothing and the "
+                 f"collection that does takes {fmt_seconds(time_figure(strong, 'collect_after_ns'))}, whenever it "
+                 "comes.")
+    return text
+
+
+CAVEATS = (
+    "- **weakref's caveats** (behaviour, tested in "
+    "[shared/contract/test_api.py](../shared/contract/test_api.py)): a Function no longer keeps its outputs alive, "
+    "so an output the program dropped before `backward()` is gone; backward treats it as unused and gives it a zero "
+    "gradient (`test_output_dropped_before_backward_counts_as_zero_gradient`), and code that walks `func.outputs` "
+    "must call each reference and expect `None`. `backward(retain_grad=True)` keeps intermediate gradients on "
+    "Variables, so they last as long as the program holds those Variables, in every policy "
+    "([test_book_values.py](../shared/contract/test_book_values.py))."
+)
+
+
+def section_verdict(summary, bench=None, bench_note="reports/bench.json was not read"):
+    """## The answer: the first screen of COMPARISON.md."""
+    lines = [line for line in (breadth(summary), no_difference(summary), fallback(summary)) if line]
+    return [
+        "## The answer",
+        recommendation(summary),
+        "\n".join(lines),
+        "### What it costs",
+        "\n".join([cost_per_op(bench, bench_note), cost_pauses(summary, bench), CAVEATS]),
+    ]
+
+
+# --- the source --------------------------------------------------------------------------------
+
+BOOK_CLAIMS = (
+    (1, "Reference counting frees an object the moment nothing refers to it any more.",
+     "weakref and `no_grad()` runs with the collector off"),
+    (2, "Objects that refer to one another in a cycle never reach a count of zero, and DeZero's Variable and "
+        "Function form such a cycle: the output points to its creator, the creator to its outputs.",
+     "strong with the collector off"),
+    (3, "CPython's generational collector does free cycles and runs by itself when memory runs short, but relying "
+        "on it lets memory use grow, so it is better not to create cycles.",
+     "strong with the collector on; the book's \"when memory runs short\" is checked in "
+     + link("what the book gets wrong", STEP_TITLES["count"])),
+    (4, "Holding a Function's outputs through `weakref.ref` breaks the cycle, so each pass of the loop frees the "
+        "previous graph as soon as `x` and `y` are rebound.",
+     "weakref in both collector modes, against strong"),
+)
+
+
+def section_source(summary):
+    """The book, its four claims in our words, and which measured section tests each."""
+    loop = "seed_loop" if "seed_loop" in workload_names(summary) else None
+    items = [f"{number}. {claim} Tested in {link(f'step {number}', STEP_TITLES[number])}: {where}."
+             for number, claim, where in BOOK_CLAIMS]
+    return [
+        f"## {SOURCE_TITLE}",
+        "The question and the design come from step 17, \"memory management and circular references\", of Koki "
+        "Saitoh's *Deep Learning from Scratch 3* (ゼロから作るDeep Learning ❸; Korean edition 밑바닥부터 시작하는 "
+        "딥러닝 3), the book that builds the define-by-run framework DeZero. Its test loop, `x = Variable(np.random."
+        "randn(10000)); y = square(square(square(x)))` ten times, is the workload "
+        + (f"`{loop}` here, at larger sizes" if loop else "`seed_loop` (not in this summary)")
+        + "; the workload names and descriptions call that step \"the seed\". The step makes four claims, each "
+        "checked against the runs in section 4:",
+        "\n".join(items),
+    ]
+
+
+def first_screen(summary, bench=None, bench_note="reports/bench.json was not read"):
+    return [*section_verdict(summary, bench, bench_note), *section_source(summary)]
+

@@ -1,0 +1,125 @@
+"""COMPARISON.md's first screen: the recommendation with a figure and a link per claim, following the data."""
+import copy
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from graphmem.report import render as report
+from graphmem.report import verdict
+from graphmem.report.argument import anchor
+from graphmem.report.data import fmt_bytes, load_summary
+
+FIXTURE = Path(__file__).parent / "fixtures" / "summary-small.json"
+FIRST_SCREEN = 40
+STRONG_AUTO = "strong/seed_loop/auto/iterations=50,size=100000"
+WEAK_AUTO = "weakref/seed_loop/auto/iterations=50,size=100000"
+STRONG_OFF = "strong/seed_loop/off/iterations=50,size=100000"
+SMALL_BUDGET = "gc_only/seed_loop/auto/iterations=50,size=100000/budget=1048576"
+BENCH = {
+    "per_op": [
+        {"implementation": implementation, "expression": "square_chain", "elements": elements,
+         "phase": "forward+backward", "per_function_ns": {"median": median}}
+        for implementation, elements, median in [("strong", 1, 4000.0), ("weakref", 1, 5000.0),
+                                                 ("strong", 10000, 50000.0), ("weakref", 10000, 50500.0)]
+    ],
+    "teardown": [
+        {"implementation": "weakref", "functions": 1000, "drop_ns": {"median": 3e5}, "freed_by_drop": True},
+        {"implementation": "strong", "functions": 1000, "drop_ns": {"median": 1e3},
+         "collect_after_ns": {"median": 8e5}, "freed_by_drop": False},
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def fixture_summary():
+    return load_summary(FIXTURE)
+
+
+@pytest.fixture
+def summary(fixture_summary):
+    return copy.deepcopy(fixture_summary)
+
+
+def first_screen(summary, bench=BENCH, note="no bench in this test"):
+    text = report.render_markdown(summary, bench=bench, bench_note=note)
+    return "\n".join(text.splitlines()[:FIRST_SCREEN])
+
+
+def test_the_first_screen_recommends_a_policy_with_figures_and_links(fixture_summary):
+    screen = first_screen(fixture_summary)
+    assert "**Use `weakref`" in screen
+    strong, weak = fixture_summary["runs"][STRONG_AUTO], fixture_summary["runs"][WEAK_AUTO]
+    assert fmt_bytes(strong["peak_heap_bytes"]) in screen and fmt_bytes(weak["peak_heap_bytes"]) in screen
+    assert "(#seed_loop)" in screen
+    assert "## 1. What was compared" not in screen.split("## The answer")[0]
+    for cost in ("Time per operation", "Collector pauses", "retain_grad", "dropped before `backward()`"):
+        assert cost in screen
+    assert "Deep Learning from Scratch 3" in screen and "step 17" in screen
+
+
+def test_the_committed_report_answers_on_its_first_screen():
+    screen = "\n".join(report.REPORT_PATH.read_text(encoding="utf-8").splitlines()[:FIRST_SCREEN])
+    assert "## The answer" in screen and "### What it costs" in screen
+    assert re.search(r"\*\*(Use `weakref`|This run does not support|Not measured)", screen)
+    assert "```" not in screen  # no code before the answer
+
+
+def test_a_run_where_weakref_does_not_win_says_so(summary):
+    summary["runs"][WEAK_AUTO]["peak_heap_bytes"] = summary["runs"][STRONG_AUTO]["peak_heap_bytes"]
+    screen = first_screen(summary)
+    assert "**This run does not support choosing weakref over strong.**" in screen
+    assert "**Use `weakref`" not in screen
+
+
+def test_strong_that_holds_nothing_after_the_loop_does_not_make_the_case(summary):
+    summary["runs"][STRONG_OFF]["held_bytes_at_return"] = 0
+    assert "**This run does not support choosing weakref over strong.**" in first_screen(summary)
+
+
+def test_a_summary_without_the_two_policies_is_not_measured(summary):
+    summary["runs"] = {key: run for key, run in summary["runs"].items() if run["variant"] != "weakref"}
+    screen = first_screen(summary)
+    assert "**Not measured.**" in screen and "**Use `weakref`" not in screen
+
+
+def test_a_budget_that_does_not_help_is_not_recommended(summary):
+    small = summary["runs"][SMALL_BUDGET]
+    small["peak_heap_bytes"] = summary["runs"][STRONG_AUTO]["peak_heap_bytes"]
+    assert "gc_only's smallest budget did not bring the peak clearly below strong's" in first_screen(summary)
+
+
+def test_time_per_operation_follows_bench_json(fixture_summary):
+    bench = copy.deepcopy(BENCH)
+    assert "weakref 5 µs against strong's 4 µs (1.25× strong's)" in first_screen(fixture_summary, bench)
+    bench["per_op"][1]["per_function_ns"]["median"] = 6000.0
+    assert "weakref 6 µs against strong's 4 µs (1.50× strong's)" in first_screen(fixture_summary, bench)
+    assert "weakref frees it at the drop, in 300 µs" in first_screen(fixture_summary, bench)
+
+
+def test_a_missing_or_broken_bench_json_is_named(tmp_path, fixture_summary):
+    bench, note = verdict.load_bench(tmp_path / "bench.json")
+    assert bench is None and "there is no reports/bench.json; `python3 -m nox -s bench` writes it" in note
+    assert f"Time per operation:** not measured here: {note}" in first_screen(fixture_summary, None, note)
+    (tmp_path / "bench.json").write_text("{not json", encoding="utf-8")
+    bench, note = verdict.load_bench(tmp_path / "bench.json")
+    assert bench is None and "could not be read" in note
+    (tmp_path / "bench.json").write_text(json.dumps({"per_op": "oops"}), encoding="utf-8")
+    bench, note = verdict.load_bench(tmp_path / "bench.json")
+    assert "has no forward+backward time" in first_screen(fixture_summary, bench, note)
+
+
+@pytest.mark.parametrize("source", ["fixture", "committed"])
+def test_every_link_inside_the_report_points_at_a_heading(source):
+    summary = load_summary(FIXTURE if source == "fixture" else report.SUMMARY_PATH)
+    text = report.render_markdown(summary, bench=BENCH, bench_note="")
+    headings = {anchor(line.lstrip("#")) for line in text.splitlines() if line.startswith("#")}
+    targets = set(re.findall(r"\]\(#([^)]+)\)", text))
+    assert targets and targets <= headings, targets - headings
+
+
+def test_the_undefined_seed_wording_is_gone(fixture_summary):
+    text = report.render_markdown(fixture_summary)
+    assert not re.search(r"[Tt]he seed (argues|gets|leaves|says)", text)
+    assert "What the book gets wrong" in text
