@@ -6,13 +6,12 @@ test sessions can check that the committed report is exactly what the committed 
 """
 import argparse
 import ast
-import posixpath
 import subprocess
 import sys
 from pathlib import Path
 
 from graphmem.report import argument as report_argument
-from graphmem.report import captions, verdict
+from graphmem.report import captions, flamegraphs, verdict
 from graphmem.atomic_files import write_atomically
 from graphmem.report.data import (
     MODE_MEANING, MODES, NOT_MEASURED, REFERENCE_VARIANT, SummaryError, budget_sweeps, chart_plan,
@@ -24,7 +23,6 @@ from graphmem.variant_sources import CANONICAL, ROOT, VARIANTS, VARIANTS_DIR, di
 
 SUMMARY_PATH = ROOT / "reports" / "summary.json"
 REPORT_PATH = ROOT / "reports" / "COMPARISON.md"
-REPORT_DIR = "reports"  # where COMPARISON.md lives, relative to the repository root; links start here
 PROFILE_COMMAND = "python3 -m nox -s profile"
 REPORT_COMMAND = "python3 -m nox -s report"
 
@@ -46,11 +44,6 @@ def md_table(headers, rows, right=()):
         "-" * (width - 1) + ":" if index in right else "-" * width for index, width in enumerate(widths)
     ) + " |"
     return "\n".join([line(cells[0]), rule, *(line(row) for row in cells[1:])])
-
-
-def report_link(path):
-    """A repository-relative path as a link target from COMPARISON.md's folder."""
-    return posixpath.relpath(path, REPORT_DIR)
 
 
 def committed_paths(root=ROOT):
@@ -272,48 +265,6 @@ def section_charts(summary):
     return parts
 
 
-# --- 5. flamegraphs ----------------------------------------------------------------------------
-
-FLAMEGRAPH_FILES = (("flamegraph", "flamegraph"), ("temporal_flamegraph", "temporal"), ("stats", "stats"))
-
-
-def section_flamegraphs(summary, committed):
-    with_files, without = [], []
-    for run in runs_sorted(summary):
-        files = run.get("files") or {}
-        written = [(kind, label) for kind, label in FLAMEGRAPH_FILES if kind in files]
-        if not written:
-            without.append([f"`{run['id']}`", run["status"], peak_cell(run)])
-            continue
-        links = " · ".join(f"[{label}]({report_link(files[kind])})" for kind, label in written)
-        where = "yes" if all(files[kind] in committed for kind, _ in written) else \
-            f"no: `{PROFILE_COMMAND}` creates them"
-        with_files.append([f"`{run['id']}`", run["status"], peak_cell(run), links, where])
-    parts = [
-        "## 5. Flamegraphs of every run",
-        "**How to read a memray flamegraph.** It shows the memory that was allocated and not yet freed at one "
-        "moment, normally the peak. Each box is a function; the boxes beyond it are the functions it called, and "
-        "the box furthest from the root in a column is the one that allocated. **Width is memory, not time**: a "
-        "box is as wide as the bytes allocated by that call and its callees that were still alive, and "
-        "left-to-right order means nothing. The temporal flamegraph adds a memory-over-time strip above it: "
-        "select a time range there to see what was alive during it. Both are HTML files; GitHub shows them as "
-        "source, so open them in a browser from a clone; `stats` is memray's summary of the same capture. "
-        f"Where the last column says they are not in the repository, `{PROFILE_COMMAND}` writes them to the "
-        "linked paths.",
-    ]
-    if with_files:
-        parts.append(md_table(["run", "status", "peak heap", "memray reports", "in the repository"], with_files,
-                              right={2}))
-    else:
-        parts.append(f"Not measured: no run in this summary wrote memray reports; `{PROFILE_COMMAND}` writes them.")
-    if without:
-        parts.append(f"<details><summary>{len(without)} runs wrote no memray reports; their numbers are in "
-                     "sections 2 and 3</summary>")
-        parts.append(md_table(["run", "status", "peak heap"], without, right={2}))
-        parts.append("</details>")
-    return parts
-
-
 # --- 6. reproduce ------------------------------------------------------------------------------
 
 def section_reproduce(summary):
@@ -348,7 +299,7 @@ def render_markdown(summary, committed=frozenset(), variants_root=VARIANTS_DIR, 
         *section_headline(summary),
         *section_charts(summary),
         *report_argument.section_argument(summary),
-        *section_flamegraphs(summary, committed),
+        *flamegraphs.section_flamegraphs(summary, committed),
         *section_reproduce(summary),
         *report_argument.closing_note(summary),
     ]
