@@ -123,3 +123,41 @@ def test_the_undefined_seed_wording_is_gone(fixture_summary):
     text = report.render_markdown(fixture_summary)
     assert not re.search(r"[Tt]he seed (argues|gets|leaves|says)", text)
     assert "What the book gets wrong" in text
+
+
+# --- README's one-line result ------------------------------------------------------------------
+
+def test_the_readme_result_line_follows_the_data(summary):
+    line = verdict.result_line(summary)
+    assert line.startswith("**Result: hold a Function's outputs by `weakref.ref`.**")
+    assert fmt_bytes(summary["runs"][STRONG_AUTO]["peak_heap_bytes"]) in line
+    summary["runs"][WEAK_AUTO]["peak_heap_bytes"] = summary["runs"][STRONG_AUTO]["peak_heap_bytes"]
+    assert verdict.result_line(summary).startswith("**Result: the committed runs do not support")
+
+
+def test_the_report_rewrites_only_the_readme_result_block(tmp_path, fixture_summary):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Title\n\n{verdict.README_START}\nold result\n{verdict.README_END}\n\nThe rest.\n",
+                      encoding="utf-8")
+    out = tmp_path / "COMPARISON.md"
+    assert report.main(["--summary", str(FIXTURE), "--out", str(out), "--no-charts", "--readme", str(readme)]) == 0
+    text = readme.read_text(encoding="utf-8")
+    assert text == (f"# Title\n\n{verdict.README_START}\n{verdict.result_line(fixture_summary)}\n"
+                    f"{verdict.README_END}\n\nThe rest.\n")
+
+
+def test_a_readme_without_the_result_block_is_named_and_nothing_is_written(tmp_path, capsys):
+    readme, out = tmp_path / "README.md", tmp_path / "COMPARISON.md"
+    readme.write_text("# no block here\n", encoding="utf-8")
+    with pytest.raises(SystemExit) as exit_info:
+        report.main(["--summary", str(FIXTURE), "--out", str(out), "--no-charts", "--readme", str(readme)])
+    assert exit_info.value.code == 2
+    assert "has no `<!-- result:" in capsys.readouterr().err
+    assert not out.exists() and readme.read_text(encoding="utf-8") == "# no block here\n"
+
+
+def test_the_committed_readme_carries_the_committed_result():
+    readme = report.README_PATH.read_text(encoding="utf-8")
+    assert verdict.with_result_line(readme, load_summary(report.SUMMARY_PATH)) == readme, \
+        "README.md's result line has drifted from reports/summary.json; run `python3 -m nox -s report`"
+    assert readme.index(verdict.README_START) < readme.index("## ")  # on the first screen, before any section

@@ -23,6 +23,7 @@ from graphmem.variant_sources import CANONICAL, ROOT, VARIANTS, VARIANTS_DIR, di
 
 SUMMARY_PATH = ROOT / "reports" / "summary.json"
 REPORT_PATH = ROOT / "reports" / "COMPARISON.md"
+README_PATH = ROOT / "README.md"
 PROFILE_COMMAND = "python3 -m nox -s profile"
 REPORT_COMMAND = "python3 -m nox -s report"
 
@@ -306,7 +307,7 @@ def render_markdown(summary, committed=frozenset(), variants_root=VARIANTS_DIR, 
     return "\n\n".join(part.rstrip("\n") for part in parts) + "\n"
 
 
-def build(summary_path, report_path, with_charts=True, bench_path=verdict.BENCH_PATH):
+def build(summary_path, report_path, with_charts=True, bench_path=verdict.BENCH_PATH, readme_path=None):
     """Render everything in memory first, then write: a failure leaves the previous report intact."""
     summary = load_summary(summary_path)
     bench, bench_note = verdict.load_bench(bench_path)
@@ -317,10 +318,20 @@ def build(summary_path, report_path, with_charts=True, bench_path=verdict.BENCH_
         images = charts.render_charts(summary)
     report_path = Path(report_path)
     report_path.parent.mkdir(parents=True, exist_ok=True)
+    readme = None
+    if readme_path is not None:  # the README's one-line result, from the same summary
+        readme = verdict.with_result_line(Path(readme_path).read_text(encoding="utf-8"), summary)
+        if readme is None:
+            raise SummaryError(f"{readme_path} has no `{verdict.README_START}` ... `{verdict.README_END}` block "
+                               "for the result line")
     for name, png in images.items():
         write_atomically(report_path.parent / name, png)
     write_atomically(report_path, text)
-    return [report_path, *(report_path.parent / name for name in images)]
+    written = [report_path, *(report_path.parent / name for name in images)]
+    if readme is not None and readme != Path(readme_path).read_text(encoding="utf-8"):
+        write_atomically(Path(readme_path), readme)
+        written.append(Path(readme_path))
+    return written
 
 
 def main(argv=None):
@@ -330,9 +341,14 @@ def main(argv=None):
                         help="bench.json for time per operation (optional: the report says when it is missing)")
     parser.add_argument("--out", type=Path, default=REPORT_PATH, help="COMPARISON.md to write; charts go beside it")
     parser.add_argument("--no-charts", action="store_true", help="write the markdown only")
+    parser.add_argument("--readme", type=Path, default=None,
+                        help="README whose result line to rewrite (default: the repository's, when --out is default)")
     args = parser.parse_args(argv)
+    if args.readme is None and args.out == REPORT_PATH:
+        args.readme = README_PATH
     try:
-        written = build(args.summary, args.out, with_charts=not args.no_charts, bench_path=args.bench)
+        written = build(args.summary, args.out, with_charts=not args.no_charts, bench_path=args.bench,
+                        readme_path=args.readme)
     except SummaryError as exc:
         parser.exit(2, f"report: error: {exc}\n")
     for path in written:

@@ -114,6 +114,38 @@ def recommendation(summary):
             f"{figures} {evidence}")
 
 
+def result_line(summary):
+    """README's one-line result, with its figure, from the same data as the recommendation."""
+    workload = _compared(summary)
+    if workload is None:
+        return ("**Result:** the committed runs do not measure strong and weakref on one workload in both collector "
+                "modes, so they support no recommendation yet; see [reports/COMPARISON.md](reports/COMPARISON.md).")
+    strong_on, weak_on = ok_run(summary, workload, "auto", "strong"), ok_run(summary, workload, "auto", "weakref")
+    where = ("the loop of step 17 of *Deep Learning from Scratch 3* (`seed_loop`)" if workload == "seed_loop"
+             else f"`{workload}`")
+    head = (f"on {where}, weakref peaked at {fmt_bytes(peak(weak_on))} "
+            f"({fmt_ratio(peak_to_bound(weak_on))} the arrays the loop needs), strong at {fmt_bytes(peak(strong_on))} "
+            f"({fmt_ratio(ratio(peak(strong_on), peak(weak_on)))}) with CPython's collector on")
+    if recommendation(summary).startswith("**Use `weakref`"):
+        return (f"**Result: hold a Function's outputs by `weakref.ref`.** Measured {head}; the answer, its costs and "
+                "its evidence open [reports/COMPARISON.md](reports/COMPARISON.md).")
+    return (f"**Result: the committed runs do not support choosing weakref over strong** ({head}); see "
+            "[reports/COMPARISON.md](reports/COMPARISON.md).")
+
+
+README_START = "<!-- result: written by `python3 -m nox -s report` from reports/summary.json; do not edit -->"
+README_END = "<!-- /result -->"
+
+
+def with_result_line(readme, summary):
+    """README's text with the block between README_START and README_END replaced by `result_line`; None when
+    the README has no such block."""
+    start, end = readme.find(README_START), readme.find(README_END)
+    if start == -1 or end < start:
+        return None
+    return readme[:start] + README_START + "\n" + result_line(summary) + "\n" + readme[end:]
+
+
 def _workload_claims(summary):
     """Per workload: does weakref stay at the bound, and how far above it strong goes."""
     claims = []
