@@ -145,3 +145,13 @@ def test_the_markdown_carries_each_caption_under_its_image(fixture_summary):
         image = f"![{chart.title}]({chart.name})\n\n"
         assert image + captions.caption(fixture_summary, chart) in text
     assert not re.search(r"one panel per (workload|collector mode)", text)
+
+
+def test_the_closing_note_says_whether_these_charts_were_looked_at(summary):
+    looked = captions.CHARTS_LOOKED_AT["summary_updated_at"]
+    summary["updated_at"] = looked
+    assert "were looked at after they were rendered from this summary" in report.render_markdown(summary)
+    summary["updated_at"] = "2030-01-01T00:00:00+00:00"
+    text = report.render_markdown(summary)
+    assert "have not been looked at by eye since they were rendered from this summary (written 2030" in text
+    assert f"the last look was at the summary written {looked}" in text

@@ -126,3 +126,30 @@ CAPTIONS = {"timeline": timeline_caption, "sweep": sweep_caption, "budget": budg
 def caption(summary, chart):
     """The caption of a chart that is drawn."""
     return CAPTIONS[chart.kind](summary, chart, layout.panels(summary, chart))
+
+
+# The last time a person looked at the rendered PNGs: which summary they were rendered from, and what looking
+# changed. Update both after looking at charts rendered from a new summary.
+CHARTS_LOOKED_AT = {
+    "summary_updated_at": "2026-11-23T01:42:55+00:00",
+    "changes": (
+        "the budget chart's labels crossed gc_only's line and its 512 MiB point hid under strong's marker: labels "
+        "are now placed where they touch nothing and the reference markers are hollow; then the 8 MiB label crossed "
+        "its panel's edge, so a label must now also stay inside its panel",
+        "the iterations chart's legend covered the lines of the `off` panel: one legend now sits under the panels",
+        "on the memory-over-time charts weakref's line could not be told from the bound at full scale: each panel "
+        "got a strip zoomed to 3× the bound",
+    ),
+}
+
+
+def review_note(summary):
+    """Whether the charts of this summary were looked at by eye, and what looking changed."""
+    looked = CHARTS_LOOKED_AT
+    changes = "; ".join(looked["changes"])
+    if summary.get("updated_at") == looked["summary_updated_at"]:
+        return (f"The charts above were looked at after they were rendered from this summary; what looking "
+                f"changed: {changes}.")
+    return (f"The charts above have not been looked at by eye since they were rendered from this summary "
+            f"(written {summary.get('updated_at') or 'at an unrecorded time'}); the last look was at the summary "
+            f"written {looked['summary_updated_at']}, and changed: {changes}.")

@@ -186,10 +186,9 @@ def draw(summary, chart):
 
 def label_collisions(figure, only=None):
     """[(label text, what it collides with)] for every annotation in `figure` (or just `only`) that overlaps
-    another annotation, a plotted line or marker, the legend, or leaves the figure."""
+    another annotation, a plotted line or marker, the legend, or crosses the edge of its panel."""
     figure.canvas.draw()
     renderer = figure.canvas.get_renderer()
-    whole = figure.bbox
     found = []
     for axis in figure.axes:
         labels = [text for text in axis.texts if text.get_text()]
@@ -200,8 +199,9 @@ def label_collisions(figure, only=None):
                 continue
             box = text.get_window_extent(renderer)
             name = text.get_text().replace("\n", " ")
-            if not (whole.x0 <= box.x0 and box.x1 <= whole.x1 and whole.y0 <= box.y0 and box.y1 <= whole.y1):
-                found.append((name, "the figure's edge"))
+            frame = axis.bbox
+            if not (frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1):
+                found.append((name, "the edge of its panel"))
             if legend_box is not None and box.overlaps(legend_box):
                 found.append((name, "the legend"))
             for other in labels:

@@ -303,6 +303,7 @@ def render_markdown(summary, committed=frozenset(), variants_root=VARIANTS_DIR, 
         *flamegraphs.section_flamegraphs(summary, committed),
         *section_reproduce(summary),
         *report_argument.closing_note(summary),
+        captions.review_note(summary),
     ]
     return "\n\n".join(part.rstrip("\n") for part in parts) + "\n"
 
