@@ -20,16 +20,6 @@ STRONG_LOOP_OFF = "strong/seed_loop/off/iterations=50,size=100000"
 WEAKREF_LOOP_OFF = "weakref/seed_loop/off/iterations=50,size=100000"
 
 
-@pytest.fixture(scope="module")
-def fixture_summary():
-    return load_summary(FIXTURE)
-
-
-@pytest.fixture
-def summary(fixture_summary):
-    return copy.deepcopy(fixture_summary)
-
-
 def render(summary, committed=frozenset()):
     return report.render_markdown(summary, committed)
 

@@ -1,5 +1,4 @@
 """Every chart's caption says what the PNG draws: its panels, modes, workloads and lines follow the data."""
-import copy
 import re
 from pathlib import Path
 
@@ -12,16 +11,6 @@ from graphmem.report.data import chart_plan, fmt_bytes, load_summary
 
 FIXTURE = Path(__file__).parent / "fixtures" / "summary-small.json"
 COUNT_WORDS = {1: "one panel", 2: "two panels", 3: "three panels"}
-
-
-@pytest.fixture(scope="module")
-def fixture_summary():
-    return load_summary(FIXTURE)
-
-
-@pytest.fixture
-def summary(fixture_summary):
-    return copy.deepcopy(fixture_summary)
 
 
 def summaries():
@@ -109,7 +98,7 @@ def test_a_run_stopped_at_the_ceiling_is_a_labelled_lower_bound(summary):
     run = summary["runs"]["strong/seed_loop/off/iterations=200,size=100000"]
     run.update(status="ceiling", reason="stopped at the ceiling of 1 GiB after 150 iterations", iterations_completed=150)
     text = captions.caption(summary, chart)
-    assert f"strong at iterations=200 (collector `off`) stopped at the memory ceiling" in text
+    assert "strong at iterations=200 (collector `off`) stopped at the memory ceiling" in text
     assert f"≥ {fmt_bytes(run['peak_heap_bytes'])}" in text
     picture = drawn(summary, chart)
     assert picture["stopped_markers"] == 1

@@ -12,11 +12,6 @@ FIXTURE = Path(__file__).parent / "fixtures" / "summary-small.json"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(scope="module")
-def fixture_summary():
-    return load_summary(FIXTURE)
-
-
 def test_every_planned_chart_is_drawn(fixture_summary):
     images = charts.render_charts(fixture_summary)
     assert list(images) == [chart.name for chart in chart_plan(fixture_summary)]

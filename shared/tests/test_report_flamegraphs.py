@@ -1,15 +1,12 @@
 """Section 5: each flamegraph link sits beside the figures that differ, and strong and weakref are compared by site."""
-import copy
 import json
-from pathlib import Path
 
 import pytest
 
 from graphmem.report import flamegraphs
 from graphmem.report import render as report
-from graphmem.report.data import fmt_bytes, load_summary
+from graphmem.report.data import fmt_bytes
 
-FIXTURE = Path(__file__).parent / "fixtures" / "summary-small.json"
 STRONG = "strong/seed_loop/auto/iterations=50,size=100000"
 WEAK = "weakref/seed_loop/auto/iterations=50,size=100000"
 CORE = "/venv/lib/python3.11/site-packages/dezero/core.py"
@@ -22,11 +19,6 @@ def stats(total, forward, line):
                                     {"location": "seed_loop:/x/shared/graphmem/workloads/__init__.py:29", "size": 10}],
         "top_modules_by_allocation_size": [{"module": "dezero", "num_allocations": 5, "total_bytes": forward}],
     }
-
-
-@pytest.fixture
-def summary():
-    return copy.deepcopy(load_summary(FIXTURE))
 
 
 @pytest.fixture

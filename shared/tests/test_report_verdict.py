@@ -32,16 +32,6 @@ BENCH = {
 }
 
 
-@pytest.fixture(scope="module")
-def fixture_summary():
-    return load_summary(FIXTURE)
-
-
-@pytest.fixture
-def summary(fixture_summary):
-    return copy.deepcopy(fixture_summary)
-
-
 def first_screen(summary, bench=BENCH, note="no bench in this test"):
     text = report.render_markdown(summary, bench=bench, bench_note=note)
     return "\n".join(text.splitlines()[:FIRST_SCREEN])

@@ -17,7 +17,7 @@ from graphmem.report.data import (
     MODE_MEANING, MODES, NOT_MEASURED, REFERENCE_VARIANT, SummaryError, budget_sweeps, chart_plan,
     collecting_seconds, collector_runs, default_budget, fmt_bytes, fmt_count, fmt_params, fmt_ratio,
     fmt_seconds, headline_params, headline_run, load_summary, matching_run, peak, peak_to_bound, ratio,
-    runs_sorted, sweep, workload_names,
+    sweep, workload_names,
 )
 from graphmem.variant_sources import CANONICAL, ROOT, VARIANTS, VARIANTS_DIR, differing_lines, hunks, variant_files
 

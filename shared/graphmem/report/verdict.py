@@ -89,13 +89,17 @@ def _compared(summary):
                                                  for mode in MODES for variant in ("strong", "weakref")))
 
 
+def _four_runs(summary, workload):
+    """strong and weakref with the collector on, then off."""
+    return tuple(ok_run(summary, workload, mode, variant) for mode in MODES for variant in ("strong", "weakref"))
+
+
 def recommendation(summary):
     workload = _compared(summary)
     if workload is None:
         return ("**Not measured.** This summary does not hold strong and weakref on one workload in both collector "
                 "modes, so it supports no recommendation; `python3 -m nox -s profile` measures them.")
-    strong_on, weak_on = ok_run(summary, workload, "auto", "strong"), ok_run(summary, workload, "auto", "weakref")
-    strong_off, weak_off = ok_run(summary, workload, "off", "strong"), ok_run(summary, workload, "off", "weakref")
+    strong_on, weak_on, strong_off, weak_off = _four_runs(summary, workload)
     bound = weak_off["live_set_bound_bytes"]
     held, weak_held = strong_off.get("held_bytes_at_return"), weak_off.get("held_bytes_at_return")
     figures = (f"On {workload} with CPython's collector on, weakref peaked at {fmt_bytes(peak(weak_on))} "
@@ -120,7 +124,7 @@ def result_line(summary):
     if workload is None:
         return ("**Result:** the committed runs do not measure strong and weakref on one workload in both collector "
                 "modes, so they support no recommendation yet; see [reports/COMPARISON.md](reports/COMPARISON.md).")
-    strong_on, weak_on = ok_run(summary, workload, "auto", "strong"), ok_run(summary, workload, "auto", "weakref")
+    strong_on, weak_on, _, _ = _four_runs(summary, workload)
     where = ("the loop of step 17 of *Deep Learning from Scratch 3* (`seed_loop`)" if workload == "seed_loop"
              else f"`{workload}`")
     head = (f"on {where}, weakref peaked at {fmt_bytes(peak(weak_on))} "
