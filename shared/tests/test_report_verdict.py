@@ -151,3 +151,17 @@ def test_the_committed_readme_carries_the_committed_result():
     assert verdict.with_result_line(readme, load_summary(report.SUMMARY_PATH)) == readme, \
         "README.md's result line has drifted from reports/summary.json; run `python3 -m nox -s report`"
     assert readme.index(verdict.README_START) < readme.index("## ")  # on the first screen, before any section
+
+
+def test_per_op_rows_with_shape_labels_are_told_apart(fixture_summary):
+    bench = {"per_op": [
+        {"implementation": implementation, "expression": "square_chain", "shape": shape, "elements": elements,
+         "phase": "forward+backward", "per_function_ns": {"median": median}}
+        for implementation, shape, elements, median in [
+            ("strong", "0-d", 1, 4000.0), ("weakref", "0-d", 1, 5000.0), ("strong", "(1,)", 1, 4100.0),
+            ("weakref", "(1,)", 1, 5100.0), ("strong", "(1000,)", 1000, 9000.0), ("weakref", "(1000,)", 1000, 9100.0)]
+    ]}
+    assert verdict.per_op_sizes(bench) == ["(1,)", "0-d", "(1000,)"]
+    screen = first_screen(fixture_summary, bench)
+    assert "(1,) arrays, weakref 5.1 µs against strong's 4.1 µs" in screen
+    assert "(1000,) arrays, weakref 9.1 µs against strong's 9 µs" in screen

@@ -65,19 +65,38 @@ def _bench_rows(bench, table, **match):
     return [row for row in rows if isinstance(row, dict) and all(row.get(key) == value for key, value in match.items())]
 
 
-def per_op_seconds(bench, implementation, elements):
-    rows = _bench_rows(bench, "per_op", implementation=implementation, elements=elements,
-                       expression=PER_OP_EXPRESSION, phase=PER_OP_PHASE)
+def _size_key(row):
+    """A per-op row's array size: its shape label when bench.json has one ("0-d", "(1,)"), else its element
+    count."""
+    return row.get("shape") if isinstance(row.get("shape"), str) else row.get("elements")
+
+
+def _per_op_rows(bench, implementation):
+    return [row for row in _bench_rows(bench, "per_op", implementation=implementation, expression=PER_OP_EXPRESSION,
+                                       phase=PER_OP_PHASE)
+            if isinstance(row.get("elements"), int) and _size_key(row) is not None]
+
+
+def per_op_seconds(bench, implementation, size):
+    rows = [row for row in _per_op_rows(bench, implementation) if _size_key(row) == size]
     return time_figure(rows[0], "per_function_ns") if rows else None
 
 
 def per_op_sizes(bench):
     """Array sizes at which both strong and weakref have a per-op time, smallest first."""
-    sizes = [{row.get("elements") for row in _bench_rows(bench, "per_op", implementation=variant,
-                                                          expression=PER_OP_EXPRESSION, phase=PER_OP_PHASE)}
-             for variant in ("strong", "weakref")]
-    return sorted(size for size in sizes[0] & sizes[1] if isinstance(size, int)
-                  and per_op_seconds(bench, "strong", size) and per_op_seconds(bench, "weakref", size))
+    found = {}
+    for variant in ("strong", "weakref"):
+        for row in _per_op_rows(bench, variant):
+            found.setdefault(_size_key(row), set()).add(variant)
+            found.setdefault(("elements", _size_key(row)), row["elements"])
+    sizes = [key for key, variants in found.items()
+             if not isinstance(key, tuple) and variants == {"strong", "weakref"}
+             and per_op_seconds(bench, "strong", key) and per_op_seconds(bench, "weakref", key)]
+    return sorted(sizes, key=lambda key: (found[("elements", key)], str(key)))
+
+
+def size_words(size):
+    return f"{size} arrays" if isinstance(size, str) else f"{size:,}-element arrays"
 
 
 # --- the recommendation ------------------------------------------------------------------------
@@ -236,7 +255,7 @@ def cost_per_op(bench, why_not):
     cells = []
     for size in shown:
         weak, strong = per_op_seconds(bench, "weakref", size), per_op_seconds(bench, "strong", size)
-        cells.append(f"{size:,}-element arrays, weakref {fmt_op_seconds(weak)} against strong's "
+        cells.append(f"{size_words(size)}, weakref {fmt_op_seconds(weak)} against strong's "
                      f"{fmt_op_seconds(strong)} ({fmt_ratio(ratio(weak, strong))} strong's)")
     ratios = [ratio(per_op_seconds(bench, "weakref", size), per_op_seconds(bench, "strong", size)) for size in shown]
     shrinks = len(ratios) == 2 and ratios[0] > ratios[1]
