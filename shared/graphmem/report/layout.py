@@ -66,10 +66,6 @@ def timeline_panels(summary, mode):
     return panels
 
 
-def timeline_run(panel, variant):
-    return next(series.runs[0] for series in panel.series if series.variant == variant)
-
-
 def snapshots_mib(run):
     """([seconds], [MiB]) of a run's memory snapshots."""
     return ([snapshot["t"] for snapshot in run["snapshots"]], [snapshot["heap"] / 2**20 for snapshot in run["snapshots"]])
