@@ -604,6 +604,7 @@ def timing_statistics(samples):
         "collector_seconds": per_process(rounded(lambda sample: sum(sample["gc"]["seconds"]))),
         "full_collection_seconds": per_process(rounded(full_pause)),
         "variant_collection_seconds": per_process(rounded(own_collection)),
+        "variant_seconds": per_process(rounded(lambda sample: sample["gc"].get("variant_seconds"))),
     }
 
 
