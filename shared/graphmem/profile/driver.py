@@ -899,7 +899,11 @@ def main(argv=None):
         for index, run in enumerate(runs, 1):
             current = run
             left = len(runs) - index
-            eta = f", ETA {format_duration(sum(durations) / len(durations) * (left + 1))}" if durations else ""
+            # The plan's estimate of what is left, scaled by how the runs so far compared with theirs
+            # (a timed default run costs several sweep points, so a plain average would mislead).
+            done_estimate = plan_estimate(runs[:index - 1], args)
+            eta = (f", ETA {format_duration(plan_estimate(runs[index - 1:], args) * sum(durations) / done_estimate)}"
+                   if durations and done_estimate else "")
             print(f"[{index}/{len(runs)}] {run.id} ({left} left after this{eta}) ... ", end="", flush=True)
             started = time.perf_counter()
             attempt = execute(run, interpreters[run.variant], args, provenance[run.variant])
@@ -934,7 +938,8 @@ def main(argv=None):
         signal.signal(signal.SIGTERM, previous_term)
     rendered = "" if args.no_report else ", COMPARISON.md and charts re-rendered from it"
     if outcome == INTERRUPTED:
-        kept = (f"kept the {merged} runs finished before it in {display_path(summary_path)}{rendered}"
+        kept = (f"kept the {merged} run{'s' * (merged != 1)} finished before it in {display_path(summary_path)}"
+                f"{rendered}"
                 if merged else f"nothing was saved, {display_path(args.reports)} is unchanged")
         print(f"\nprofile: interrupted: {kept}; {len(runs) - merged} runs not measured"
               + (f" (the one in progress, {current.id}, was discarded)" if current else "")
