@@ -362,3 +362,25 @@ def test_output_stems_name_parameters_that_are_not_the_defaults(params, stem):
     spec = WORKLOADS["seed_loop"]
     run = profile.Run("weakref", "seed_loop", "off", tuple(sorted(spec.params(params).items())), None, "default")
     assert run.file_stem == stem
+
+
+GOOD_SAMPLE = {"status": "ok", "wall_seconds": 0.1, "gc": {"runs": [1, 0, 0], "seconds": [0.001, 0.0, 0.0],
+                                                           "variant_collections": None, "variant_seconds": None}}
+
+
+@pytest.mark.parametrize("change, reason", [
+    (lambda s: s.update(wall_seconds=-3), "wall_seconds = -3, not a non-negative number"),
+    (lambda s: s.update(wall_seconds="fast"), "wall_seconds = 'fast'"),
+    (lambda s: s.update(status="failed"), "reported status 'failed'"),
+    (lambda s: s.pop("gc"), "no collector runs and seconds per generation"),
+    (lambda s: s["gc"].update(runs=[1, 0]), "no collector runs and seconds per generation"),
+    (lambda s: s["gc"].update(runs=[1.5, 0, 0]), "a collector run count = 1.5, not a non-negative count"),
+    (lambda s: s["gc"].update(variant_seconds=float("inf")), "variant_seconds = inf"),
+], ids=["negative-wall", "string-wall", "failed-status", "no-gc", "two-generations", "fractional-count", "infinite"])
+def test_a_bad_timing_sample_fails_the_attempt_naming_the_process(change, reason):
+    sample = json.loads(json.dumps(GOOD_SAMPLE))
+    assert profile.checked_sample(json.loads(json.dumps(GOOD_SAMPLE)), "timing process 3") == GOOD_SAMPLE
+    change(sample)
+    with pytest.raises(profile.RunFailed, match="timing process 3 reported") as failure:
+        profile.checked_sample(sample, "timing process 3")
+    assert reason in str(failure.value)
