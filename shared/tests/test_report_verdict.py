@@ -20,14 +20,16 @@ SMALL_BUDGET = "gc_only/seed_loop/auto/iterations=50,size=100000/budget=1048576"
 BENCH = {
     "per_op": [
         {"implementation": implementation, "expression": "square_chain", "elements": elements,
-         "phase": "forward+backward", "per_function_ns": {"median": median}}
-        for implementation, elements, median in [("strong", 1, 4000.0), ("weakref", 1, 5000.0),
-                                                 ("strong", 10000, 50000.0), ("weakref", 10000, 50500.0)]
+         "phase": "forward+backward", "per_function_ns": {"median": median, "min": low, "max": high}}
+        for implementation, elements, median, low, high in [
+            ("strong", 1, 4000.0, 3900.0, 4100.0), ("weakref", 1, 5000.0, 4900.0, 5200.0),
+            ("strong", 10000, 50000.0, 48000.0, 53000.0), ("weakref", 10000, 50500.0, 49000.0, 52000.0)]
     ],
     "teardown": [
-        {"implementation": "weakref", "functions": 1000, "drop_ns": {"median": 3e5}, "freed_by_drop": True},
-        {"implementation": "strong", "functions": 1000, "drop_ns": {"median": 1e3},
-         "collect_after_ns": {"median": 8e5}, "freed_by_drop": False},
+        {"implementation": "weakref", "functions": 1000, "drop_ns": {"median": 3e5, "min": 2.9e5, "max": 3.2e5},
+         "freed_by_drop": True},
+        {"implementation": "strong", "functions": 1000, "drop_ns": {"median": 1e3, "min": 1e3, "max": 1e3},
+         "collect_after_ns": {"median": 8e5, "min": 7e5, "max": 9e5}, "freed_by_drop": False},
     ],
 }
 
@@ -82,10 +84,37 @@ def test_a_budget_that_does_not_help_is_not_recommended(summary):
 
 def test_time_per_operation_follows_bench_json(fixture_summary):
     bench = copy.deepcopy(BENCH)
-    assert "weakref 5 µs against strong's 4 µs (1.25× strong's)" in first_screen(fixture_summary, bench)
-    bench["per_op"][1]["per_function_ns"]["median"] = 6000.0
-    assert "weakref 6 µs against strong's 4 µs (1.50× strong's)" in first_screen(fixture_summary, bench)
-    assert "weakref frees it at the drop, in 300 µs" in first_screen(fixture_summary, bench)
+    screen = first_screen(fixture_summary, bench)
+    assert ("weakref 5 µs [4.9 µs–5.2 µs] against strong's 4 µs [3.9 µs–4.1 µs] (1.25× strong's, really slower)"
+            in screen)
+    assert "weakref 50.5 µs [49 µs–52 µs] against strong's 50 µs [48 µs–53 µs] (1.01× strong's, within noise)" in screen
+    assert "shows on tiny arrays and fades" in screen
+    bench["per_op"][1]["per_function_ns"].update(median=6000.0, max=6100.0)
+    assert "weakref 6 µs [4.9 µs–6.1 µs] against strong's 4 µs [3.9 µs–4.1 µs] (1.50× strong's, really slower)" \
+        in first_screen(fixture_summary, bench)
+    assert "weakref frees it at the drop, in 300 µs [290 µs–320 µs]" in first_screen(fixture_summary, bench)
+
+
+def test_a_per_op_difference_inside_the_noise_is_not_called_a_cost(fixture_summary):
+    bench = copy.deepcopy(BENCH)
+    bench["per_op"][0]["per_function_ns"]["max"] = 5000.0  # strong's range now reaches weakref's
+    screen = first_screen(fixture_summary, bench)
+    assert "(1.25× strong's, within noise)" in screen
+    assert "shows on tiny arrays and fades" not in screen
+
+
+def test_collector_pauses_are_timed_without_memray_and_compared_by_their_ranges(summary):
+    weak, strong = summary["runs"][WEAK_AUTO], summary["runs"][STRONG_AUTO]
+    weak["timing"]["collector_seconds"].update(median=0.002, min=0.001, max=0.003)
+    strong["timing"]["collector_seconds"].update(median=0.05, min=0.04, max=0.06)
+    screen = first_screen(summary)
+    assert "median [range] over processes without memray" in screen
+    assert "weakref really spent less time collecting than strong" in screen
+    strong["timing"]["collector_seconds"].update(min=0.0025)
+    assert "their difference in time collecting is within noise" in first_screen(summary)
+    weak["timing"] = None
+    screen = first_screen(summary)
+    assert "not timed" in screen and "cannot say whether weakref collects for less time" in screen
 
 
 def test_a_missing_or_broken_bench_json_is_named(tmp_path, fixture_summary):

@@ -4,8 +4,8 @@ A caption names the panels, modes, workloads and lines that are drawn, and says 
 data show (where lines end, which sit on the bound, which runs are lower bounds, which points coincide).
 """
 from graphmem.report import layout
-from graphmem.report.data import MODES, fmt_bytes, fmt_seconds, peak, workload_names
-from graphmem.report.times import time_figure
+from graphmem.report.data import MODES, fmt_bytes, peak, workload_names
+from graphmem.report.times import fmt_time_figure
 from graphmem.variant_sources import VARIANTS
 
 SWEEP_LABELS = {"size": "array size (float64 elements)", "iterations": "iterations"}
@@ -101,7 +101,8 @@ def sweep_caption(summary, chart, panels):
 
 def budget_caption(summary, chart, panels):
     parts = [
-        "Peak heap in MiB (log scale) against milliseconds spent in the cyclic collector: "
+        "Peak heap in MiB (log scale) against milliseconds spent in the cyclic collector (the median over "
+        "processes without memray; the table under the chart gives each range): "
         f"{layout.count_panels(len(panels))}, "
         + layout.names([f"{panel.workload} with the collector `{panel.mode}`" for panel in panels])
         + ". gc_only is one labelled point per budget ("
@@ -113,8 +114,8 @@ def budget_caption(summary, chart, panels):
             own = (run.get("gc") or {}).get("variant_collections")
             parts.append(
                 f"With the collector `{panel.mode}`, gc_only at a budget of {fmt_bytes(run['gc_budget'])} sits inside "
-                f"{variant}'s marker ({fmt_bytes(peak(run))} in {fmt_seconds(time_figure(run, 'collector'))} "
-                f"against {fmt_bytes(peak(reference))} in {fmt_seconds(time_figure(reference, 'collector'))})"
+                f"{variant}'s marker ({fmt_bytes(peak(run))} in {fmt_time_figure(run, 'collector')} "
+                f"against {fmt_bytes(peak(reference))} in {fmt_time_figure(reference, 'collector')})"
                 + (": it never reached its budget (no collection of its own), so it behaved as strong."
                    if own == 0 else "."))
     return " ".join(parts)

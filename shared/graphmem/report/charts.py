@@ -158,7 +158,7 @@ def _budget(summary, chart):
                              marker="*" if series.variant == "strong" else "D", label=f"{series.variant} (reference)")
         axis.axhline(panel.bound / MiB, label=f"live-set bound ({fmt_bytes(panel.bound)})",
                      **{**BOUND_LINE, "zorder": 2})
-        axis.set_xlabel("time spent in the cyclic collector (ms)")
+        axis.set_xlabel("time spent in the cyclic collector (ms, median over processes without memray)")
         _mib_axis(axis, log=True)
         low, high = axis.get_ylim()
         axis.set_ylim(low, high * 1.6)

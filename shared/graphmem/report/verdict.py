@@ -12,7 +12,7 @@ from graphmem.report.data import (
     MODES, budget_sweeps, collector_runs, fmt_bytes, fmt_ratio, fmt_seconds, peak, peak_to_bound,
     ratio, workload_names,
 )
-from graphmem.report.times import time_figure
+from graphmem.report.times import compare_times, fmt_time_figure, time_figure
 from graphmem.variant_sources import ROOT, VARIANTS
 
 BENCH_PATH = ROOT / "reports" / "bench.json"
@@ -77,9 +77,13 @@ def _per_op_rows(bench, implementation):
             if isinstance(row.get("elements"), int) and _size_key(row) is not None]
 
 
-def per_op_seconds(bench, implementation, size):
+def per_op_row(bench, implementation, size):
     rows = [row for row in _per_op_rows(bench, implementation) if _size_key(row) == size]
-    return time_figure(rows[0], "per_function_ns") if rows else None
+    return rows[0] if rows else None
+
+
+def per_op_seconds(bench, implementation, size):
+    return time_figure(per_op_row(bench, implementation, size), "per_function_ns")
 
 
 def per_op_sizes(bench):
@@ -231,15 +235,27 @@ def fallback(summary):
                 "so this run says nothing about it.")
     small, large = done[0], done[-1]
     figures = (f"on {workload} (collector `{mode}`) a budget of {fmt_bytes(small['gc_budget'])} kept the peak at "
-               f"{fmt_bytes(peak(small))} for {fmt_seconds(time_figure(small, 'collector'))} of collecting, "
-               f"{fmt_bytes(large['gc_budget'])} let it reach {fmt_bytes(peak(large))} for "
-               f"{fmt_seconds(time_figure(large, 'collector'))}; strong peaked at {fmt_bytes(peak(strong))}")
+               f"{fmt_bytes(peak(small))} (time collecting: {fmt_time_figure(small, 'collector')}), "
+               f"{fmt_bytes(large['gc_budget'])} let it reach {fmt_bytes(peak(large))} (time collecting: "
+               f"{fmt_time_figure(large, 'collector')}){_collecting_noise(small, large)}; strong peaked at "
+               f"{fmt_bytes(peak(strong))}")
     evidence = link("budget chart", BUDGET_CHART_TITLE)
     if peak(small) * CLEAR_FACTOR < peak(strong):
         return ("- **If outputs must stay strong** (code that walks a Function's outputs and expects them alive), "
                 f"collect by bytes as `gc_only` does, not by CPython's object count: {figures}. {evidence}.")
     return (f"- **If outputs must stay strong:** in this run gc_only's smallest budget did not bring the peak clearly "
             f"below strong's: {figures}. {evidence}.")
+
+
+def _collecting_noise(small, large):
+    """Whether the small budget's collecting time really differs from the large one's, by the ranges' rule."""
+    found = compare_times(small, large, "collector")
+    if found is None:
+        return ""
+    if found == "within noise":
+        return ", median [range] without memray: the ranges overlap, so the difference is within noise"
+    return (f", median [range] without memray: the ranges do not overlap, so the smaller budget really "
+            f"collected {'longer' if found == 'slower' else 'for less time'}")
 
 
 # --- what it costs -----------------------------------------------------------------------------
@@ -252,14 +268,20 @@ def cost_per_op(bench, why_not):
         return (f"- **Time per operation:** reports/bench.json has no {PER_OP_PHASE} time of `{PER_OP_EXPRESSION}` "
                 f"for both strong and weakref; `{BENCH_COMMAND}` measures it.")
     shown = [sizes[0]] + ([sizes[-1]] if sizes[-1] != sizes[0] else [])
-    cells = []
+    cells, differences = [], []
     for size in shown:
-        weak, strong = per_op_seconds(bench, "weakref", size), per_op_seconds(bench, "strong", size)
-        cells.append(f"{size_words(size)}, weakref {fmt_op_seconds(weak)} against strong's "
-                     f"{fmt_op_seconds(strong)} ({fmt_ratio(ratio(weak, strong))} strong's)")
+        weak, strong = per_op_row(bench, "weakref", size), per_op_row(bench, "strong", size)
+        differences.append(compare_times(weak, strong, "per_function_ns"))
+        noise = {"within noise": "within noise", None: "spread not recorded"}.get(
+            differences[-1], f"really {differences[-1]}")
+        cells.append(f"{size_words(size)}, weakref {fmt_time_figure(weak, 'per_function_ns', fmt_op_seconds)} against "
+                     f"strong's {fmt_time_figure(strong, 'per_function_ns', fmt_op_seconds)} "
+                     f"({fmt_ratio(ratio(time_figure(weak, 'per_function_ns'), time_figure(strong, 'per_function_ns')))} "
+                     f"strong's, {noise})")
     ratios = [ratio(per_op_seconds(bench, "weakref", size), per_op_seconds(bench, "strong", size)) for size in shown]
-    shrinks = len(ratios) == 2 and ratios[0] > ratios[1]
-    return ("- **Time per operation** (forward and backward of one `square`, median, [BENCH.md](BENCH.md)): "
+    shrinks = len(ratios) == 2 and ratios[0] > ratios[1] and differences[0] == "slower"
+    return ("- **Time per operation** (forward and backward of one `square`, median [range] over bench's repeats, "
+            "a difference real only where the ranges do not overlap, [BENCH.md](BENCH.md)): "
             + "; ".join(cells) + "."
             + (" Creating and dereferencing the weak references is a cost per Function, so it shows on tiny "
                "arrays and fades as numpy's work grows." if shrinks else ""))
@@ -276,19 +298,32 @@ def cost_pauses(summary, bench):
             continue
         own = (run.get("gc") or {}).get("variant_collections")
         count = f"{own} full collections of its own" if own else f"{sum(collector_runs(run))} collections"
-        parts.append(f"{variant} {count}, {fmt_seconds(time_figure(run, 'collector'))}")
-    text = (f"- **Collector pauses** on {workload} with the collector on (one memray-traced run each): "
-            + "; ".join(parts) + ".")
+        parts.append(f"{variant} {count}, {fmt_time_figure(run, 'collector')}")
+    text = (f"- **Collector pauses** on {workload} with the collector on (time collecting: median [range] over "
+            "processes without memray): " + "; ".join(parts) + "." + _pause_noise(summary, workload))
     teardown = {row.get("implementation"): row for row in _bench_rows(bench, "teardown")} if bench else {}
     weak, strong = teardown.get("weakref"), teardown.get("strong")
     if weak and strong and weak.get("functions") == strong.get("functions") and weak.get("freed_by_drop") \
             and not strong.get("freed_by_drop") and time_figure(weak, "drop_ns") is not None \
             and time_figure(strong, "collect_after_ns") is not None:
         text += (f" Dropping a {weak['functions']:,}-Function graph ([BENCH.md](BENCH.md)): weakref frees it at the "
-                 f"drop, in {fmt_seconds(time_figure(weak, 'drop_ns'))}; strong's drop frees nothing and the "
-                 f"collection that does takes {fmt_seconds(time_figure(strong, 'collect_after_ns'))}, whenever it "
+                 f"drop, in {fmt_time_figure(weak, 'drop_ns', fmt_op_seconds)}; strong's drop frees nothing and the "
+                 f"collection that does takes {fmt_time_figure(strong, 'collect_after_ns', fmt_op_seconds)}, "
+                 "whenever it "
                  "comes.")
     return text
+
+
+def _pause_noise(summary, workload):
+    """weakref's time collecting against strong's, real only where the ranges do not overlap."""
+    weak, strong = (ok_run(summary, workload, "auto", variant) for variant in ("weakref", "strong"))
+    found = compare_times(weak, strong, "collector")
+    if found is None:
+        return " Without repeated timings for both, this run cannot say whether weakref collects for less time."
+    if found == "within noise":
+        return " weakref's and strong's ranges overlap: their difference in time collecting is within noise."
+    return (f" The ranges do not overlap: weakref really spent {'less' if found == 'faster' else 'more'} time "
+            "collecting than strong.")
 
 
 CAVEATS = (
