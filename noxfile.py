@@ -55,7 +55,9 @@ BENCH_PEERS = {
     "book": {"kind": "book", "module": "dezero", "install": ["dezero==0.0.13", "numpy==1.23.5", "matplotlib<3.10"],
              "note": "dezero==0.0.13 from PyPI with numpy 1.23.5 (it needs numpy<1.24: it uses np.int)"},
     # This pin takes the CPU build from the machine's disk; never ask pip for plain `torch`.
-    "torch": {"kind": "torch", "module": "torch", "install": ["torch==2.13.0"], "note": "torch==2.13.0 CPU build, one thread"},
+    # numpy too: the bench harness imports graphmem.workloads, whose package imports numpy.
+    "torch": {"kind": "torch", "module": "torch", "install": ["torch==2.13.0", "numpy>=1.22"],
+              "note": "torch==2.13.0 CPU build, one thread"},
     # The bench's own floor (shared/graphmem/bench/minimal.py) needs only numpy: the same requirement
     # as the variants' own, so that it gets the numpy they get.
     "minimal": {"kind": "minimal", "module": "numpy", "install": ["numpy>=1.22"],

@@ -215,6 +215,26 @@ def test_a_variant_whose_interpreter_cannot_start_is_recorded_as_failed(tmp_path
     assert entry["status"] == "failed" and "per_op could not run" in entry["reason"]
 
 
+def test_a_peer_that_crashes_is_reported_by_its_error_on_one_line(tmp_path):
+    crashing = tmp_path / "crashing-python"
+    crashing.write_text("#!/bin/sh\necho 'Traceback (most recent call last):' >&2\n"
+                        "echo '  File \"x.py\", line 1' >&2\necho \"ModuleNotFoundError: No module named 'numpy'\" >&2\n"
+                        "exit 1\n")
+    crashing.chmod(0o755)
+    envs = write_records(tmp_path / "envs", [
+        {"name": dezero.VARIANT, "kind": "ours", "python": sys.executable},
+        {"name": "torch", "kind": "torch", "python": str(crashing)},
+    ])
+    assert bench.main(["run", "--envs", str(envs), "--plan", "smoke", "--group", "per_op",
+                       "--out-dir", str(tmp_path / "out")]) == 0  # a peer's failure is recorded, not fatal
+    torch = json.loads((tmp_path / "out" / "bench.json").read_text())["implementations"]["torch"]
+    assert torch["status"] == "failed"
+    assert torch["reason"] == "per_op exited with code 1: ModuleNotFoundError: No module named 'numpy'"
+    markdown = (tmp_path / "out" / "BENCH.md").read_text()
+    assert "| torch | torch | **failed**: per_op exited with code 1: ModuleNotFoundError: No module named " \
+           "'numpy' |" in markdown
+
+
 # --- Quick is not the record -----------------------------------------------------------
 @pytest.fixture
 def record_folders(tmp_path, monkeypatch):
@@ -460,7 +480,7 @@ def test_a_target_not_met_brings_the_profile_of_what_remains(small_result):
     markdown = bench_report.render_markdown(small_result)
     section = markdown.split("## Profile of what remains")[1].split("\n## ")[0]
     assert "× the minimal step-17 floor = 0.800 (limit ≤ 0.6)" in section
-    assert "| `_checked_grad` | dezero/core.py:124 | 1.00 | 1 µs | 25% |" in section
+    assert "| `_checked_grad` | dezero/core.py:124 | 1 | 1 µs | 25% |" in section
     assert "no namesake in the floor's: `_checked_grad` 1 µs" in section
     small_result["per_op"] = [r for r in small_result["per_op"] if r["implementation"] != "minimal"] \
         + per_op_rows("minimal", 2000, expressions=("square_chain",))

@@ -8,6 +8,7 @@ too. Ratios are to the weakref variant measured in the same run.
 import argparse
 import io
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -66,18 +67,21 @@ def _ratio(value, reference):
 
 
 def per_op_ratio(result, implementation, reference, expression, shape, phase="forward+backward"):
-    """(ratio of the pooled medians, min and max of the round-by-round ratios) or None.
+    """(median, (min, max)) of the round-by-round ratios of fwd+bwd medians, or None.
 
     Round r of every implementation ran in the same interleaved pass, so the ratio of their
-    round medians is one between-process observation; the spread is over those.
+    round medians is one between-process observation; the figure and its spread are over those.
     """
     row, ref = (_per_op(result, name, expression, shape, phase) for name in (implementation, reference))
     if row is None or ref is None:
         return None
-    value = _ratio(row["per_function_ns"]["median"], ref["per_function_ns"]["median"])
     rounds = sorted(set(row.get("round_medians_ns", {})) & set(ref.get("round_medians_ns", {})), key=int)
-    by_round = [row["round_medians_ns"][r] / ref["round_medians_ns"][r] for r in rounds if ref["round_medians_ns"][r]]
-    return value, (min(by_round), max(by_round)) if by_round else (value, value)
+    by_round = sorted(row["round_medians_ns"][r] / ref["round_medians_ns"][r] for r in rounds
+                      if ref["round_medians_ns"][r])
+    if not by_round:  # no rounds recorded: the pooled medians, no spread
+        value = _ratio(row["per_function_ns"]["median"], ref["per_function_ns"]["median"])
+        return None if value is None else (value, (value, value))
+    return statistics.median(by_round), (by_round[0], by_round[-1])
 
 
 def scaling_step(result, implementation, graph, size):
@@ -166,9 +170,14 @@ def _value(value, spread, digits=3):
     return text + (f" [{spread[0]:.{digits}f}–{spread[1]:.{digits}f}]" if spread else "")
 
 
+def _cell(value):
+    """A table cell on one line, whatever text (an error message, say) it holds."""
+    return " ".join(str(value).split()).replace("|", "\\|")
+
+
 def _table(header, rows):
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(_cell(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
@@ -196,7 +205,8 @@ def _targets_section(result):
                    + ". Few repetitions on a shared machine: a met or not met here is no verdict; the record "
                      "is a full `python3 -m nox -s bench`. Ratios from this run")
     return (heading + "; computed by `graphmem.bench.report` from bench.json. Where a spread is shown, it is "
-            "[min–max] of the ratio taken round by round (one process of each implementation per round).\n\n"
+            "the median [min–max] of the ratio taken round by round (one process of each implementation per "
+            "round); the × columns of the tables below divide medians pooled over all rounds.\n\n"
             + _table(["target", "measured", "limit", "status"], rows) + "\n\n" + TARGET_SOURCES)
 
 
@@ -264,7 +274,8 @@ def _policy_cost_section(result):
             _table(["process", "weakref.ref(obj)", "ref()", "both", "rounds"], probe_rows) if probe_rows
             else "(not measured in this run)",
             "",
-            "Against the strong variant (fwd+bwd per op, medians; strong/weakref with [min–max] over rounds). "
+            "Against the strong variant (fwd+bwd per op, medians; strong/weakref as the median [min–max] of "
+            "the round-by-round ratios). "
             "'Rest' is the difference not explained by the two weakref calls (measured in weakref's own "
             "process): the rest of the policy's lines (the `None in outputs` check in backward, freeing each "
             "graph on drop rather than in a collection) and noise.",
@@ -307,7 +318,7 @@ def _profile_section(result, top=12):
         if profile is None:
             continue
         total = profile["total_own_ns_per_op"]
-        rows = [[f"`{r['function']}`", r["where"], f"{r['calls_per_op']:.2f}", _time(r["own_ns_per_op"]),
+        rows = [[f"`{r['function']}`", r["where"], f"{r['calls_per_op']:.3g}", _time(r["own_ns_per_op"]),
                  f"{100 * r['own_ns_per_op'] / total:.0f}%" if total else "–"]
                 for r in profile["functions_profiled"][:top]]
         parts += ["", f"**{name}** (total own time {_time(total)} per op under the profiler)", "",

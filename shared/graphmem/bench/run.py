@@ -413,8 +413,9 @@ def _run_measure(record, group, plan, parts_dir, label):
     except (OSError, subprocess.TimeoutExpired) as error:
         return None, f"{group} could not run: {error}"
     if done.returncode != 0:
-        tail = "\n".join(done.stderr.strip().splitlines()[-6:])
-        return None, f"{group} exited with code {done.returncode}: {tail}"
+        # The last line of a traceback is the error itself; it must fit in one table cell of the report.
+        last = (done.stderr.strip().splitlines() or ["(no output on stderr)"])[-1].strip()
+        return None, f"{group} exited with code {done.returncode}: {last}"
     return json.loads(out.read_text(encoding="utf-8")), None
 
 
@@ -483,7 +484,7 @@ def run(records, plan, parts_dir, groups=GROUPS, subset=(), command="python3 -m 
     for name in runnable:
         entry = implementations[name]
         if entry["failures"] and not any(r["implementation"] == name for g in rows.values() for r in g):
-            entry.update(status="failed", reason="; ".join(entry["failures"]))
+            entry.update(status="failed", reason="; ".join(dict.fromkeys(entry["failures"])))
     finished = datetime.datetime.now(datetime.timezone.utc)
     environment = machine_environment(command)
     environment["load_average_at_start"] = load_at_start
