@@ -125,8 +125,8 @@ class TorchAdapter:
         return {"torch": self._torch.__version__, "torch_threads": self._torch.get_num_threads()}
 
 
-class MinimalAdapter:
-    """The bench's own floor, graphmem.bench.minimal: step 17's autograd, square only."""
+class MinimalAdapter(BookAdapter):
+    """The bench's own floor, graphmem.bench.minimal: step 17's autograd with the book's Variable API, square only."""
 
     kind = "minimal"
     name = "minimal"
@@ -135,20 +135,8 @@ class MinimalAdapter:
     def __init__(self):
         import numpy
         from graphmem.bench import minimal
-        self._minimal, self._numpy = minimal, numpy
+        self._dezero, self._numpy = minimal, numpy  # leaf, backward and collect_garbage as the book's
         self.square = minimal.square
-
-    def leaf(self, shape, fill):
-        return self._minimal.Variable(self._numpy.full(shape, fill, dtype=self._numpy.float64))
-
-    def backward(self, y):
-        y.backward()
-
-    def collect_garbage(self):
-        gc.collect()
-
-    def collections_so_far(self):
-        return None
 
     def versions(self):
         return {"minimal": "graphmem.bench.minimal (this project)", "numpy": self._numpy.__version__}
