@@ -1,9 +1,9 @@
 """One thin adapter per autograd under benchmark, so the same workload code drives each.
 
 An adapter offers the few operations the bench workloads use: make a leaf (a float64 array
-of `elements` copies of `fill`), square, the four
-binary operators, backward from an output, and a between-repetitions clean-up. Each library
-is imported only when its adapter is made, because ours and the book's package are both
+of the given shape, an int n meaning (n,), filled with `fill`), square, the four binary
+operators (None where the implementation has none), backward from an output, and a
+between-repetitions clean-up. Each library is imported only when its adapter is made, because ours and the book's package are both
 imported as `dezero` and can never share a process.
 """
 import gc
@@ -12,7 +12,7 @@ import operator
 import platform
 import sys
 
-KINDS = ("ours", "book", "torch")
+KINDS = ("ours", "book", "torch", "minimal")
 
 
 class UnknownImplementation(ValueError):
@@ -42,8 +42,8 @@ class OursAdapter:
         # collections the harness runs, or its own count would trigger one inside a timed region.
         self._collector = getattr(dezero, "collector", None)
 
-    def leaf(self, elements, fill):
-        return self._dezero.Variable(self._numpy.full(elements, fill, dtype=self._numpy.float64))
+    def leaf(self, shape, fill):
+        return self._dezero.Variable(self._numpy.full(shape, fill, dtype=self._numpy.float64))
 
     def backward(self, y):
         y.backward()
@@ -78,8 +78,8 @@ class BookAdapter:
     def square(x):
         return x ** 2  # the package has no square(); x ** 2 is its one-Function square (Pow)
 
-    def leaf(self, elements, fill):
-        return self._dezero.Variable(self._numpy.full(elements, fill, dtype=self._numpy.float64))
+    def leaf(self, shape, fill):
+        return self._dezero.Variable(self._numpy.full(shape, fill, dtype=self._numpy.float64))
 
     def backward(self, y):
         y.backward()
@@ -107,8 +107,9 @@ class TorchAdapter:
         self._torch = torch
         self.square = torch.square
 
-    def leaf(self, elements, fill):
-        return self._torch.full((elements,), fill, dtype=self._torch.float64, requires_grad=True)
+    def leaf(self, shape, fill):
+        shape = shape if isinstance(shape, tuple) else (shape,)
+        return self._torch.full(shape, fill, dtype=self._torch.float64, requires_grad=True)
 
     def backward(self, y):
         # Seeded with ones like the dezero packages do, since y is not a scalar in general.
@@ -124,11 +125,28 @@ class TorchAdapter:
         return {"torch": self._torch.__version__, "torch_threads": self._torch.get_num_threads()}
 
 
-ADAPTERS = {"ours": OursAdapter, "book": BookAdapter, "torch": TorchAdapter}
+class MinimalAdapter(BookAdapter):
+    """The bench's own floor, graphmem.bench.minimal: step 17's autograd with the book's Variable API, square only."""
+
+    kind = "minimal"
+    name = "minimal"
+    add = sub = mul = div = None  # no operators: it runs the square chain only
+
+    def __init__(self):
+        import numpy
+        from graphmem.bench import minimal
+        self._dezero, self._numpy = minimal, numpy  # leaf, backward and collect_garbage as the book's
+        self.square = minimal.square
+
+    def versions(self):
+        return {"minimal": "graphmem.bench.minimal (this project)", "numpy": self._numpy.__version__}
+
+
+ADAPTERS = {"ours": OursAdapter, "book": BookAdapter, "torch": TorchAdapter, "minimal": MinimalAdapter}
 
 
 def make_adapter(kind):
-    """The adapter for `kind` ("ours", "book" or "torch"), importing its library."""
+    """The adapter for `kind` (one of KINDS), importing its library."""
     if kind not in ADAPTERS:
         raise UnknownImplementation(f"unknown implementation kind {kind!r}; expected one of {', '.join(KINDS)}")
     return ADAPTERS[kind]()
