@@ -12,6 +12,7 @@ import itertools
 import numbers
 import os  # policy: gc_only
 import time  # policy: gc_only
+import weakref  # policy: gc_only
 
 import numpy as np
 
@@ -60,17 +61,22 @@ def no_grad():
 
 
 class GraphCollector:  # policy: gc_only
-    """Runs gc.collect() once the bytes recorded in graphs since its last run pass its threshold."""  # policy: gc_only
-    # The threshold is the budget, doubled after each collection that freed nothing (what was  # policy: gc_only
-    # counted is the program's own), and back to the budget after one that freed something.  # policy: gc_only
+    """Runs gc.collect() once the bytes of recorded graphs not yet freed pass its threshold (the budget)."""  # policy: gc_only
+    # Each recorded Function carries its bytes on a weak reference whose callback takes them off  # policy: gc_only
+    # the count when the graph is freed (by this collector or CPython's), so a graph that was alive  # policy: gc_only
+    # at a collection and dropped later still counts: held graph memory stays within the budget  # policy: gc_only
+    # plus what the program keeps. A collection that frees nothing found only graphs the program  # policy: gc_only
+    # keeps; the next waits until a budget's worth (or a quarter of what survived, if more) has been  # policy: gc_only
+    # recorded beyond them, so kept graphs cost a logarithmic number of collections, not one per budget.  # policy: gc_only
 
     # What a graph holds besides its array data, per object (CPython 3.11, 64-bit, measured with  # policy: gc_only
     # tracemalloc; a contract test checks that the count is never below what a graph really holds).  # policy: gc_only
-    ARRAY_OVERHEAD = 128  # an ndarray object beyond its data  # policy: gc_only
+    ARRAY_OVERHEAD, DIMENSION_OVERHEAD = 112, 16  # an ndarray object beyond its data, and per dimension  # policy: gc_only
     VARIABLE_OVERHEAD = 128  # a Variable and its attributes  # policy: gc_only
-    FUNCTION_OVERHEAD = 256  # a Function, its attributes and its lists of inputs and outputs  # policy: gc_only
+    FUNCTION_OVERHEAD = 512  # a Function, its attributes and lists, and the weak reference that counts it  # policy: gc_only
 
     def __init__(self, budget):  # policy: gc_only
+        self._counted = set()  # one _CountedRef per recorded Function that is not freed yet  # policy: gc_only
         self.budget, self.pending_bytes, self.collections, self.seconds = budget, 0, 0, 0.0  # policy: gc_only
 
     @property  # policy: gc_only
@@ -83,30 +89,59 @@ class GraphCollector:  # policy: gc_only
             raise ValueError(f"the gc budget must be a positive integer number of bytes, got {nbytes!r}")  # policy: gc_only
         self._budget = self.threshold = int(nbytes)  # policy: gc_only
 
-    def record(self, inputs, outputs):  # policy: gc_only
+    @property  # policy: gc_only
+    def pending_bytes(self):  # policy: gc_only
+        """Bytes held by the graphs recorded since the count was last set, and not freed yet."""  # policy: gc_only
+        return self._pending_bytes  # policy: gc_only
+
+    @pending_bytes.setter  # policy: gc_only
+    def pending_bytes(self, nbytes):  # policy: gc_only
+        self._counted.clear()  # setting the count starts it afresh: the graphs alive now are not in it  # policy: gc_only
+        self._pending_bytes = nbytes  # policy: gc_only
+
+    def record(self, func, inputs, outputs):  # policy: gc_only
         """Counts one recorded call: the Function, its outputs, each leaf input and its future gradient."""  # policy: gc_only
         # A leaf used by several calls is counted for each: an upper bound, never an underestimate.  # policy: gc_only
         nbytes = self.FUNCTION_OVERHEAD  # policy: gc_only
         for y in outputs:  # policy: gc_only
-            nbytes += self.VARIABLE_OVERHEAD + self.ARRAY_OVERHEAD + y.data.nbytes  # policy: gc_only
+            nbytes += self.VARIABLE_OVERHEAD + self._array_bytes(y.data)  # policy: gc_only
         for x in inputs:  # policy: gc_only
             if x.creator is None:  # policy: gc_only
-                nbytes += self.VARIABLE_OVERHEAD + 2 * (self.ARRAY_OVERHEAD + x.data.nbytes)  # policy: gc_only
-        self.pending_bytes += nbytes  # policy: gc_only
-        if self.pending_bytes > self.threshold and not self.collect():  # policy: gc_only
-            # Nothing was unreachable: what was counted is in use, and collecting again at the same  # policy: gc_only
-            # point would free nothing again; wait for twice as much before the next try.  # policy: gc_only
-            self.threshold *= 2  # policy: gc_only
+                nbytes += self.VARIABLE_OVERHEAD + 2 * self._array_bytes(x.data)  # policy: gc_only
+        ref = _CountedRef(func, self._forget)  # policy: gc_only
+        ref.nbytes = nbytes  # policy: gc_only
+        self._counted.add(ref)  # policy: gc_only
+        self._pending_bytes += nbytes  # policy: gc_only
+        self.check()  # policy: gc_only
+
+    def _array_bytes(self, array):  # policy: gc_only
+        return self.ARRAY_OVERHEAD + self.DIMENSION_OVERHEAD * array.ndim + array.nbytes  # policy: gc_only
+
+    def check(self):  # policy: gc_only
+        """Collects if the count is past the threshold: after each recorded call and before each backward."""  # policy: gc_only
+        if self._pending_bytes > self.threshold:  # policy: gc_only
+            freed = self.collect()  # policy: gc_only
+            survived = self._pending_bytes  # policy: gc_only
+            self.threshold = self._budget if freed else survived + max(self._budget, survived // 4)  # policy: gc_only
+
+    def _forget(self, ref):  # policy: gc_only
+        if ref in self._counted:  # policy: gc_only
+            self._counted.discard(ref)  # policy: gc_only
+            self._pending_bytes -= ref.nbytes  # policy: gc_only
 
     def collect(self):  # policy: gc_only
-        """One full collection, counted and timed; returns how many unreachable objects it found."""  # policy: gc_only
-        start = time.perf_counter()  # policy: gc_only
-        found = gc.collect()  # policy: gc_only
+        """One full collection, counted and timed; returns the counted graph bytes it freed."""  # policy: gc_only
+        before, start = self._pending_bytes, time.perf_counter()  # policy: gc_only
+        gc.collect()  # policy: gc_only
         self.seconds += time.perf_counter() - start  # policy: gc_only
-        self.collections, self.pending_bytes = self.collections + 1, 0  # policy: gc_only
-        if found:  # policy: gc_only
-            self.threshold = self._budget  # policy: gc_only
-        return found  # policy: gc_only
+        self.collections += 1  # policy: gc_only
+        return before - self._pending_bytes  # policy: gc_only
+
+
+class _CountedRef(weakref.ref):  # policy: gc_only
+    """A weak reference to a recorded Function that carries the bytes its call was counted for."""  # policy: gc_only
+
+    __slots__ = ("nbytes",)  # policy: gc_only
 
 
 def _budget_from_environment(default=64 * 2**20):  # policy: gc_only
@@ -171,6 +206,7 @@ class Variable:
         retain_grad, of every Variable in between). The pass starts from self.grad, or from
         ones when it is None; every other gradient it propagates is its own, never an old .grad."""
         seed = _seed_of(self)
+        collector.check()  # a graph dropped just before backward is freed before backward allocates  # policy: gc_only
         if self.creator is None:
             self.grad = seed
             return
@@ -215,7 +251,6 @@ class Variable:
                 for y, gy in zip(outputs, gys):
                     if y is not self:
                         y.grad = gy if y.grad is None else _sum(y.grad, gy)
-                        collector.pending_bytes += gy.nbytes  # policy: gc_only
         for x, gx in grads.items():  # only leaves are left: their .grad accumulates across passes
             x.grad = gx if x.grad is None else _sum(x.grad, gx)
 
@@ -334,7 +369,7 @@ class Function:
             for output in outputs:
                 output.creator, output.generation = self, generation + 1  # set_creator, inlined
             self.outputs = outputs  # policy: gc_only
-            collector.record(variables, outputs)  # policy: gc_only
+            collector.record(self, variables, outputs)  # policy: gc_only
         return outputs if len(outputs) > 1 else outputs[0]
 
     def __reduce_ex__(self, protocol):
