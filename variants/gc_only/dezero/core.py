@@ -235,8 +235,10 @@ class Variable:
                 raise ValueError(f"{type(func).__name__}.backward returned {len(gxs)} gradients "
                                  f"for {len(inputs)} inputs")
             for x, gx in zip(inputs, gxs):
+                # Within the pass a 0-d gradient may be the NumPy scalar NumPy makes of it: it has a
+                # shape and dtype like an array, and becomes one when it is stored in a .grad.
                 data = x.data
-                if type(gx) is not np.ndarray or gx.dtype is not data.dtype or gx.shape != data.shape:
+                if not isinstance(gx, _ARRAY_TYPES) or gx.dtype is not data.dtype or gx.shape != data.shape:
                     gx = _checked_grad(gx, x, func, gxs)
                     if gx is None:
                         continue
@@ -246,13 +248,13 @@ class Variable:
                     if x.creator is not None:
                         push(pending, (-x.creator.generation, next(tiebreak), x.creator))
                 else:
-                    grads[x] = _sum(old, gx)  # out of place: gx may also be another Variable's gradient
+                    grads[x] = old + gx  # out of place: gx may also be another Variable's gradient
             if retain_grad:
                 for y, gy in zip(outputs, gys):
                     if y is not self:
-                        y.grad = gy if y.grad is None else _sum(y.grad, gy)
+                        y.grad = _sum(y.grad, gy)
         for x, gx in grads.items():  # only leaves are left: their .grad accumulates across passes
-            x.grad = gx if x.grad is None else _sum(x.grad, gx)
+            x.grad = _sum(x.grad, gx)
 
 
 def _describe(variable):
@@ -286,11 +288,10 @@ def _seed_of(variable):
 
 
 def _checked_grad(gx, x, func, gxs):
-    """gx as x's gradient: an ndarray of x's shape and dtype; None for an integer x, a constant."""
-    returned, gx = gx, np.asarray(gx) if isinstance(gx, np.generic) else gx
-    if not isinstance(gx, np.ndarray) or gx.shape != x.data.shape:
-        position = 1 + [xi is x and gi is returned for xi, gi in zip(func.inputs, gxs)].index(True)
-        if not isinstance(gx, np.ndarray):
+    """gx as x's gradient: x's shape and dtype; None for an integer x, a constant."""
+    if not isinstance(gx, _ARRAY_TYPES) or gx.shape != x.data.shape:
+        position = 1 + [xi is x and gi is gx for xi, gi in zip(func.inputs, gxs)].index(True)
+        if not isinstance(gx, _ARRAY_TYPES):
             raise TypeError(f"{type(func).__name__}.backward returned {type(gx).__name__} as the gradient "
                             f"of input {position}; expected a numpy.ndarray")
         raise ValueError(f"{type(func).__name__}.backward returned a gradient of shape {gx.shape} "
@@ -300,9 +301,12 @@ def _checked_grad(gx, x, func, gxs):
     return gx if gx.dtype == x.data.dtype else gx.astype(x.data.dtype)
 
 
-def _sum(a, b):
-    """a + b as an ndarray (NumPy turns the sum of 0-d arrays into a scalar)."""
-    total = a + b
+_ARRAY_TYPES = (np.ndarray, np.generic)
+
+
+def _sum(grad, gx):
+    """What a .grad holds after gx is added to it: an ndarray, also at 0-d (where NumPy gives scalars)."""
+    total = gx if grad is None else grad + gx
     return total if type(total) is np.ndarray else np.asarray(total)
 
 
