@@ -60,6 +60,8 @@ class Variable:
     """A node of the graph: an ndarray, its gradient and the Function that made it."""
 
     __array_priority__ = 200  # so that ndarray + Variable defers to Variable.__radd__
+    # Slots: smaller Variables, faster to make and read; __weakref__ keeps them weakly referable.
+    __slots__ = ("data", "name", "grad", "creator", "generation", "__weakref__")
 
     def __init__(self, data, name=None):
         if data is not None:
