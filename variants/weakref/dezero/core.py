@@ -262,21 +262,20 @@ class Function:
         if self.arity is not None and len(inputs) != self.arity:
             raise TypeError(f"{type(self).__name__} takes {self.arity} input{'s' * (self.arity != 1)}, "
                             f"got {len(inputs)}")
-        recording = _enable_backprop.get()
-        if recording and self.inputs is not None:
-            raise RuntimeError(f"this {type(self).__name__} instance has already recorded a call, and a Function "
-                               f"records one call: use a new {type(self).__name__}() for each call")
-        variables = inputs
         for x in inputs:
-            if not isinstance(x, Variable) or x.data is None:
-                variables = _as_variables(inputs, type(self).__name__)
+            if type(x) is not Variable or x.data is None:
+                inputs = _as_variables(inputs, type(self).__name__)
                 break
-        ys = self.forward(*[x.data for x in variables])
+        # One input is the common case: no list to build for it.
+        ys = self.forward(inputs[0].data) if len(inputs) == 1 else self.forward(*[x.data for x in inputs])
         outputs = [Variable(y if type(y) is np.ndarray else _checked_output(y, type(self).__name__))
-                   for y in (ys if isinstance(ys, tuple) else (ys,))]
-        if recording:
-            generation = max([x.generation for x in variables])
-            self.generation, self.inputs = generation, list(variables)
+                   for y in (ys if type(ys) is tuple else (ys,))]
+        if _enable_backprop.get():
+            if self.inputs is not None:
+                raise RuntimeError(f"this {type(self).__name__} instance has already recorded a call, and a "
+                                   f"Function records one call: use a new {type(self).__name__}() for each call")
+            self.inputs = list(inputs)
+            self.generation = generation = max([x.generation for x in inputs])
             for output in outputs:
                 output.creator, output.generation = self, generation + 1  # set_creator, inlined
             self.outputs = [weakref.ref(output) for output in outputs]  # policy: weakref
