@@ -266,16 +266,22 @@ class Function:
             if type(x) is not Variable or x.data is None:
                 inputs = _as_variables(inputs, type(self).__name__)
                 break
-        # One input is the common case: no list to build for it.
-        ys = self.forward(inputs[0].data) if len(inputs) == 1 else self.forward(*[x.data for x in inputs])
-        outputs = [Variable(y if type(y) is np.ndarray else _checked_output(y, type(self).__name__))
-                   for y in (ys if type(ys) is tuple else (ys,))]
+        if len(inputs) == 1:  # one input and one output are the common case: no comprehensions for them
+            ys = self.forward(inputs[0].data)
+            generation = inputs[0].generation
+        else:
+            ys = self.forward(*[x.data for x in inputs])
+            generation = max([x.generation for x in inputs])
+        if type(ys) is tuple:
+            outputs = [Variable(y if type(y) is np.ndarray else _checked_output(y, self)) for y in ys]
+        else:
+            outputs = [Variable(ys if type(ys) is np.ndarray else _checked_output(ys, self))]
         if _enable_backprop.get():
             if self.inputs is not None:
                 raise RuntimeError(f"this {type(self).__name__} instance has already recorded a call, and a "
                                    f"Function records one call: use a new {type(self).__name__}() for each call")
             self.inputs = list(inputs)
-            self.generation = generation = max([x.generation for x in inputs])
+            self.generation = generation
             for output in outputs:
                 output.creator, output.generation = self, generation + 1  # set_creator, inlined
             self.outputs = [weakref.ref(output) for output in outputs]  # policy: weakref
@@ -296,12 +302,12 @@ class Function:
         raise NotImplementedError(f"{type(self).__name__} does not define backward()")
 
 
-def _checked_output(y, name):
+def _checked_output(y, func):
     if isinstance(y, np.ndarray):
         return y
     if isinstance(y, np.generic):  # numpy turns 0-d results into scalars
         return np.asarray(y)
-    raise TypeError(f"{name}.forward returned {type(y).__name__}; expected a numpy.ndarray")
+    raise TypeError(f"{type(func).__name__}.forward returned {type(y).__name__}; expected a numpy.ndarray")
 
 
 def _sum_to(gy, shape):
