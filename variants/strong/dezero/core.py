@@ -123,8 +123,10 @@ class Variable:
         while pending:
             func = pop(pending)[2]
             outputs = func.outputs  # policy: strong
-            gys = [grads.pop(y, None) for y in outputs]
-            if len(gys) > 1 and any(gy is None for gy in gys):
+            if len(outputs) == 1:  # the common case: the one output's gradient is there
+                gys = (grads.pop(outputs[0]),)
+            else:
+                gys = [grads.pop(y, None) for y in outputs]
                 if all(gy is None for gy in gys):
                     continue  # queued once per output that got a gradient, and has run already
                 # An output this pass did not reach has a zero gradient.

@@ -128,8 +128,10 @@ class Variable:
                 # An output the program dropped before backward had no consumers: zero gradient.  # policy: weakref
                 outputs = [Variable(np.zeros(*spec)) if y is None else y  # policy: weakref
                            for y, spec in zip(outputs, func.output_specs)]  # policy: weakref
-            gys = [grads.pop(y, None) for y in outputs]
-            if len(gys) > 1 and any(gy is None for gy in gys):
+            if len(outputs) == 1:  # the common case: the one output's gradient is there
+                gys = (grads.pop(outputs[0]),)
+            else:
+                gys = [grads.pop(y, None) for y in outputs]
                 if all(gy is None for gy in gys):
                     continue  # queued once per output that got a gradient, and has run already
                 # An output this pass did not reach has a zero gradient.
