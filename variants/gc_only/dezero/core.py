@@ -17,7 +17,7 @@ import weakref  # policy: gc_only
 import numpy as np
 
 VARIANT = "gc_only"  # policy: gc_only
-POLICY = "the strong cycle, but the variant runs gc.collect() when the bytes recorded in graphs pass a budget"  # policy: gc_only
+POLICY = "the strong cycle, but the variant runs gc.collect() when its recorded graphs not yet freed hold more than a budget"  # policy: gc_only
 
 __all__ = [
     "VARIANT", "POLICY", "Config", "using_config", "no_grad", "Variable", "Function", "as_variable",
