@@ -108,13 +108,13 @@ class Variable:
         """Adds the gradient of self to the .grad of every leaf of its graph (and, with
         retain_grad, of every Variable in between). The pass starts from self.grad, or from
         ones when it is None; every other gradient it propagates is its own, never an old .grad."""
-        seed = _seed_of(self)
+        # This pass's gradients: a Variable leaves the dict when its creator runs, and no local
+        # name keeps the seed alive after that.
+        grads = {self: _seed_of(self)}
+        if retain_grad or self.creator is None:
+            self.grad = grads[self]  # a leaf's gradient with respect to itself is the seed
         if self.creator is None:
-            self.grad = seed
             return
-        if retain_grad:
-            self.grad = seed
-        grads = {self: seed}  # this pass's gradients; a Variable leaves it when its creator runs
         # A heap ordered by generation (newest first) runs every Function after all
         # Functions that consumed its outputs, in O(n log n); the counter breaks ties.
         pending, tiebreak = [], itertools.count()
@@ -146,13 +146,12 @@ class Variable:
                     gx = _checked_grad(gx, x, func, gxs)
                     if gx is None:
                         continue
-                old = grads.get(x)
-                if old is None:  # x's first gradient in this pass: its creator has work to do
+                if x in grads:  # out of place: gx may also be another Variable's gradient
+                    grads[x] = grads[x] + gx
+                else:  # x's first gradient in this pass: its creator has work to do
                     grads[x] = gx
                     if x.creator is not None:
                         push(pending, (-x.creator.generation, next(tiebreak), x.creator))
-                else:
-                    grads[x] = old + gx  # out of place: gx may also be another Variable's gradient
             if retain_grad:
                 for y, gy in zip(outputs, gys):
                     if y is not self:
