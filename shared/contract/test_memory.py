@@ -103,6 +103,46 @@ def test_a_collection_that_frees_nothing_backs_off(collector_off, small_budget):
     assert small_budget.pending_bytes < 8 * SMALL_BUDGET  # only the graph under construction is left
 
 
+def seed_loop():
+    for i in range(SEED_ITERATIONS):
+        x = Variable(np.random.randn(10000))
+        y = square(square(square(x)))  # noqa: F841 - the seed keeps y until the next iteration
+
+
+@pytest.mark.limit_memory(f"{EXPECTED.seed_loop_peak_limit}B")
+def test_seed_loop_peak_memory(collector_off, small_budget):
+    seed_loop()
+
+
+@pytest.mark.limit_leaks(f"{EXPECTED.seed_loop_leak_limit}B")
+def test_seed_loop_leaks(collector_off, small_budget):
+    seed_loop()
+
+
+def test_seed_loop_holds_graphs_by_policy(collector_off, small_budget):
+    """The deterministic twin of the memray bounds: count the seed's outputs still alive."""
+    probes = []
+    for i in range(SEED_ITERATIONS):
+        x = Variable(np.random.randn(10000))
+        y = square(square(square(x)))
+        probes.append(weakref.ref(y))
+    del x, y
+    survivors = sum(probe() is not None for probe in probes)
+    if EXPECTED.freed_on_drop:
+        assert survivors == 0
+    elif EXPECTED.freed_at_budget:
+        assert 0 < survivors < SEED_ITERATIONS
+    else:
+        assert survivors == SEED_ITERATIONS
+
+
+def test_import_leaves_the_interpreters_collector_settings_alone():
+    code = ("import gc; before = (gc.isenabled(), gc.get_threshold(), len(gc.callbacks)); import dezero; "
+            "after = (gc.isenabled(), gc.get_threshold(), len(gc.callbacks)); print(before == after)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "True"
+
+
 # --- what a budget bounds (issue 10): everything a dropped graph holds, not just its outputs ---
 
 GRAPH_SHAPES = {
