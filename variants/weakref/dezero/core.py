@@ -4,6 +4,7 @@ The variants differ only in the lines marked `# policy:`, which decide who frees
 a computation graph once the program has dropped it; POLICY says it in a line.
 """
 import contextlib
+import contextvars
 import heapq
 import inspect
 import itertools
@@ -23,15 +24,25 @@ __all__ = [
 
 
 # --- Config ------------------------------------------------------------------------
-class Config:
-    """Process-wide switches: with enable_backprop off, no graph is recorded."""
+# Grad mode is per thread and per asyncio task, as in PyTorch: each setting lives in a
+# ContextVar, and Config's metaclass reads and writes it under the class attribute's name.
+_enable_backprop = contextvars.ContextVar("enable_backprop", default=True)
 
-    enable_backprop = True
+
+class _PerContextSettings(type):
+    """Config's metaclass: `Config.<setting>` reads and writes the setting's ContextVar."""
+
+    enable_backprop = property(lambda cls: _enable_backprop.get(),
+                               lambda cls, value: _enable_backprop.set(value))
+
+
+class Config(metaclass=_PerContextSettings):
+    """Switches, per thread and per asyncio task: with enable_backprop off, no graph is recorded."""
 
 
 @contextlib.contextmanager
 def using_config(name, value):
-    if not hasattr(Config, name):
+    if not isinstance(getattr(_PerContextSettings, name, None), property):
         raise AttributeError(f"Config has no setting {name!r}")
     old_value = getattr(Config, name)
     setattr(Config, name, value)
@@ -50,10 +61,16 @@ class Variable:
     """A node of the graph: an ndarray, its gradient and the Function that made it."""
 
     __array_priority__ = 200  # so that ndarray + Variable defers to Variable.__radd__
+    # Slots: smaller Variables, faster to make and read; __weakref__ keeps them weakly referable.
+    __slots__ = ("data", "name", "grad", "creator", "generation", "__weakref__")
 
     def __init__(self, data, name=None):
-        if data is not None and not isinstance(data, np.ndarray):
-            raise TypeError(f"Variable data must be a numpy.ndarray or None, got {type(data).__name__}")
+        if data is not None:
+            if not isinstance(data, np.ndarray):
+                raise TypeError(f"Variable data must be a numpy.ndarray or None, got {type(data).__name__}")
+            if data.dtype.kind not in "fiu":
+                raise TypeError(f"Variable data must be an array of floats or integers, got dtype {data.dtype} "
+                                f"(bool, complex, string and object arrays have no gradient here)")
         self.data = data
         self.name = name
         self.grad = None
@@ -73,6 +90,14 @@ class Variable:
             return "variable(None)"
         return "variable(" + str(self.data).replace("\n", "\n" + " " * 9) + ")"
 
+    def __reduce_ex__(self, protocol):
+        # copy, deepcopy and pickle all come here. Only a leaf travels, as in PyTorch: a copy
+        # of a node would either drag its whole graph along or silently lose it.
+        if self.creator is not None:
+            raise TypeError(f"cannot copy or pickle {_describe(self)}: only a leaf (a Variable without a "
+                            f"creator) can be copied; copy its data instead, e.g. Variable(y.data.copy())")
+        return super().__reduce_ex__(protocol)
+
     def set_creator(self, func):
         self.creator = func
         self.generation = func.generation + 1
@@ -81,17 +106,21 @@ class Variable:
         self.grad = None
 
     def backward(self, retain_grad=False):
-        if self.data is None:
-            raise ValueError("backward() needs data, but this Variable's data is None")
-        if self.grad is None:
-            self.grad = np.ones_like(self.data)
+        """Adds the gradient of self to the .grad of every leaf of its graph (and, with
+        retain_grad, of every Variable in between). The pass starts from self.grad, or from
+        ones when it is None; every other gradient it propagates is its own, never an old .grad."""
+        # This pass's gradients: a Variable leaves the dict when its creator runs, and no local
+        # name keeps the seed alive after that.
+        grads = {self: _seed_of(self)}
+        if retain_grad or self.creator is None:
+            self.grad = grads[self]  # a leaf's gradient with respect to itself is the seed
+        if self.creator is None:
+            return
         # A heap ordered by generation (newest first) runs every Function after all
         # Functions that consumed its outputs, in O(n log n); the counter breaks ties.
-        pending, queued, tiebreak = [], set(), itertools.count()
+        pending, tiebreak = [], itertools.count()
         push, pop = heapq.heappush, heapq.heappop
-        if self.creator is not None:
-            queued.add(self.creator)
-            push(pending, (-self.creator.generation, next(tiebreak), self.creator))
+        push(pending, (-self.creator.generation, next(tiebreak), self.creator))
         while pending:
             func = pop(pending)[2]
             outputs = [ref() for ref in func.outputs]  # policy: weakref
@@ -99,38 +128,94 @@ class Variable:
                 # An output the program dropped before backward had no consumers: zero gradient.  # policy: weakref
                 outputs = [Variable(np.zeros(*spec)) if y is None else y  # policy: weakref
                            for y, spec in zip(outputs, func.output_specs)]  # policy: weakref
-            gys = [np.zeros_like(y.data) if y.grad is None else y.grad for y in outputs]
+            if len(outputs) == 1:  # the common case: the one output's gradient is there
+                gys = (grads.pop(outputs[0]),)
+            else:
+                gys = [grads.pop(y, None) for y in outputs]
+                if all(gy is None for gy in gys):
+                    continue  # queued once per output that got a gradient, and has run already
+                # An output this pass did not reach has a zero gradient.
+                gys = [np.zeros_like(y.data) if gy is None else gy for y, gy in zip(outputs, gys)]
             gxs = func.backward(*gys)
-            if not isinstance(gxs, tuple):
+            if type(gxs) is not tuple:
                 gxs = (gxs,)
             inputs = func.inputs
             if len(gxs) != len(inputs):
                 raise ValueError(f"{type(func).__name__}.backward returned {len(gxs)} gradients "
                                  f"for {len(inputs)} inputs")
             for x, gx in zip(inputs, gxs):
-                if type(gx) is not np.ndarray or gx.shape != x.data.shape:
+                # Within the pass a 0-d gradient may be the NumPy scalar NumPy makes of it: it has a
+                # shape and dtype like an array, and becomes one when it is stored in a .grad.
+                data = x.data
+                if not isinstance(gx, _ARRAY_TYPES) or gx.dtype is not data.dtype or gx.shape != data.shape:
                     gx = _checked_grad(gx, x, func, gxs)
-                # Out of place: the array in x.grad may also be another Variable's grad.
-                x.grad = gx if x.grad is None else x.grad + gx
-                creator = x.creator
-                if creator is not None and creator not in queued:
-                    queued.add(creator)
-                    push(pending, (-creator.generation, next(tiebreak), creator))
-            if not retain_grad:
-                for y in outputs:
-                    y.grad = None
+                    if gx is None:
+                        continue
+                if x in grads:  # out of place: gx may also be another Variable's gradient
+                    grads[x] = grads[x] + gx
+                else:  # x's first gradient in this pass: its creator has work to do
+                    grads[x] = gx
+                    if x.creator is not None:
+                        push(pending, (-x.creator.generation, next(tiebreak), x.creator))
+            if retain_grad:
+                for y, gy in zip(outputs, gys):
+                    if y is not self:
+                        y.grad = _sum(y.grad, gy)
+        for x, gx in grads.items():  # only leaves are left: their .grad accumulates across passes
+            x.grad = _sum(x.grad, gx)
+
+
+def _describe(variable):
+    """How an error message names a Variable."""
+    if variable.name is not None:
+        return f"Variable {variable.name!r}"
+    if variable.creator is not None:
+        return f"the output of {type(variable.creator).__name__}"
+    return "the leaf Variable"
+
+
+def _seed_of(variable):
+    """The gradient backward() starts from: the Variable's own .grad if set, else ones."""
+    data = variable.data
+    if data is None:
+        raise ValueError("backward() needs data, but this Variable's data is None")
+    if data.dtype.kind != "f":
+        raise TypeError(f"backward() needs floating-point data, but {_describe(variable)} has dtype {data.dtype}: "
+                        f"integer Variables are constants and take no gradient")
+    grad = variable.grad
+    if grad is None:
+        return np.ones_like(data)
+    grad = np.asarray(grad) if isinstance(grad, np.generic) else grad
+    if not isinstance(grad, np.ndarray):
+        raise TypeError(f"the grad preset on {_describe(variable)} is a {type(grad).__name__}; "
+                        f"expected a numpy.ndarray")
+    if grad.shape != data.shape:
+        raise ValueError(f"the grad preset on {_describe(variable)} has shape {grad.shape}, "
+                         f"but its data has shape {data.shape}")
+    return grad if grad.dtype == data.dtype else grad.astype(data.dtype)
 
 
 def _checked_grad(gx, x, func, gxs):
-    position = 1 + [xi is x and gi is gx for xi, gi in zip(func.inputs, gxs)].index(True)  # for the message
-    gx = np.asarray(gx) if isinstance(gx, np.generic) else gx
-    if not isinstance(gx, np.ndarray):
-        raise TypeError(f"{type(func).__name__}.backward returned {type(gx).__name__} as the gradient "
-                        f"of input {position}; expected a numpy.ndarray")
-    if gx.shape != x.data.shape:
+    """gx as x's gradient: x's shape and dtype; None for an integer x, a constant."""
+    if not isinstance(gx, _ARRAY_TYPES) or gx.shape != x.data.shape:
+        position = 1 + [xi is x and gi is gx for xi, gi in zip(func.inputs, gxs)].index(True)
+        if not isinstance(gx, _ARRAY_TYPES):
+            raise TypeError(f"{type(func).__name__}.backward returned {type(gx).__name__} as the gradient "
+                            f"of input {position}; expected a numpy.ndarray")
         raise ValueError(f"{type(func).__name__}.backward returned a gradient of shape {gx.shape} "
                          f"for input {position} of shape {x.data.shape}")
-    return gx
+    if x.data.dtype.kind != "f":
+        return None
+    return gx if gx.dtype == x.data.dtype else gx.astype(x.data.dtype)
+
+
+_ARRAY_TYPES = (np.ndarray, np.generic)
+
+
+def _sum(grad, gx):
+    """What a .grad holds after gx is added to it: an ndarray, also at 0-d (where NumPy gives scalars)."""
+    total = gx if grad is None else grad + gx
+    return total if type(total) is np.ndarray else np.asarray(total)
 
 
 def as_variable(obj, func_name="Function", position=1):
@@ -146,11 +231,27 @@ def as_variable(obj, func_name="Function", position=1):
                     f"got {type(obj).__name__}")
 
 
+def _as_variables(inputs, func_name):
+    """The inputs as Variables. A Python int or float is weak, as in NumPy (NEP 50): it takes
+    the dtype NumPy would give it next to the other inputs, so 2.0 keeps a float32 graph float32."""
+    variables = [x if _is_weak_scalar(x) else as_variable(x, func_name, i + 1) for i, x in enumerate(inputs)]
+    arrays = [x.data for x in variables if isinstance(x, Variable)]
+    return [Variable(np.asarray(x, np.result_type(*arrays, x))) if _is_weak_scalar(x) else x for x in variables]
+
+
+def _is_weak_scalar(x):
+    return type(x) in (int, float)
+
+
 # --- Function ----------------------------------------------------------------------
 class Function:
-    """One operation: forward on ndarrays, backward on the gradients of its outputs."""
+    """One operation: forward on ndarrays, backward on the gradients of its outputs.
+
+    An instance records one call (its inputs and outputs are the graph's edges); make a
+    new instance for every call."""
 
     arity = None  # inputs that forward takes; None when it takes *args
+    inputs = None  # set when the instance records its call
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -162,26 +263,38 @@ class Function:
         if self.arity is not None and len(inputs) != self.arity:
             raise TypeError(f"{type(self).__name__} takes {self.arity} input{'s' * (self.arity != 1)}, "
                             f"got {len(inputs)}")
-        # One pass over the inputs; the checking helpers only see what is not the usual type.
-        variables, arrays, generation = [], [], 0
         for x in inputs:
-            if not isinstance(x, Variable) or x.data is None:
-                x = as_variable(x, type(self).__name__, len(variables) + 1)
-            variables.append(x)
-            arrays.append(x.data)
-            if x.generation > generation:
-                generation = x.generation
-        ys = self.forward(*arrays)
-        outputs = [Variable(y if type(y) is np.ndarray else _checked_output(y, type(self).__name__))
-                   for y in (ys if isinstance(ys, tuple) else (ys,))]
-        if Config.enable_backprop:
-            self.generation, self.inputs = generation, variables
+            if type(x) is not Variable or x.data is None:
+                inputs = _as_variables(inputs, type(self).__name__)
+                break
+        if len(inputs) == 1:  # one input and one output are the common case: no comprehensions for them
+            ys = self.forward(inputs[0].data)
+            generation = inputs[0].generation
+        else:
+            ys = self.forward(*[x.data for x in inputs])
+            generation = max([x.generation for x in inputs])
+        if type(ys) is tuple:
+            outputs = [Variable(y if type(y) is np.ndarray else _checked_output(y, self)) for y in ys]
+        else:
+            outputs = [Variable(ys if type(ys) is np.ndarray else _checked_output(ys, self))]
+        if _enable_backprop.get():
+            if self.inputs is not None:
+                raise RuntimeError(f"this {type(self).__name__} instance has already recorded a call, and a "
+                                   f"Function records one call: use a new {type(self).__name__}() for each call")
+            self.inputs = list(inputs)
+            self.generation = generation
             for output in outputs:
                 output.creator, output.generation = self, generation + 1  # set_creator, inlined
             self.outputs = [weakref.ref(output) for output in outputs]  # policy: weakref
             # backward reaches a Function through a live output: only a sibling can be gone by then.  # policy: weakref
             self.output_specs = [(y.shape, y.dtype) for y in outputs] if len(outputs) > 1 else None  # policy: weakref
         return outputs if len(outputs) > 1 else outputs[0]
+
+    def __reduce_ex__(self, protocol):
+        if self.inputs is not None:
+            raise TypeError(f"cannot copy or pickle a {type(self).__name__} that has recorded a call: "
+                            f"it is part of a graph")
+        return super().__reduce_ex__(protocol)
 
     def forward(self, *xs):
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
@@ -190,12 +303,12 @@ class Function:
         raise NotImplementedError(f"{type(self).__name__} does not define backward()")
 
 
-def _checked_output(y, name):
+def _checked_output(y, func):
     if isinstance(y, np.ndarray):
         return y
     if isinstance(y, np.generic):  # numpy turns 0-d results into scalars
         return np.asarray(y)
-    raise TypeError(f"{name}.forward returned {type(y).__name__}; expected a numpy.ndarray")
+    raise TypeError(f"{type(func).__name__}.forward returned {type(y).__name__}; expected a numpy.ndarray")
 
 
 def _sum_to(gy, shape):
@@ -276,9 +389,10 @@ class Pow(Function):
 
     def backward(self, gy):
         x0, x1 = self.inputs
-        gx0 = gy * x1.data * x0.data ** (x1.data - 1)
+        # d(x0**x1)/dx0 = x1 * x0**(x1 - 1), taken as 0 where x1 == 0 (0**0 included), as in PyTorch;
         # d(x0**x1)/dx1 = x0**x1 * log(x0): nan for a negative base, as in PyTorch.
         with np.errstate(divide="ignore", invalid="ignore"):
+            gx0 = gy * np.where(x1.data == 0, 0, x1.data * x0.data ** (x1.data - 1))
             gx1 = gy * x0.data ** x1.data * np.log(np.where(x0.data == 0, 1, x0.data))
         return _sum_to(gx0, x0.data.shape), _sum_to(gx1, x1.data.shape)
 
