@@ -63,14 +63,6 @@ def held_array_bytes():
     return total
 
 
-def progress_at_failure(tb, function, local_name):
-    """The loop counter of the workload's frame when an exception left it (None if it never looped)."""
-    for frame, _ in traceback.walk_tb(tb):
-        if frame.f_code is function.__code__:
-            return frame.f_locals.get(local_name)
-    return None
-
-
 def address_space_bytes():
     """This process's current virtual memory size (VmSize), which RLIMIT_AS limits."""
     with open("/proc/self/status") as status:
@@ -137,6 +129,7 @@ def measure(spec):
     import numpy.random  # noqa: F401  numpy imports it lazily; its import is not the workload's
 
     import dezero
+    from graphmem.adapters import make_adapter
     from graphmem.workloads import WORKLOADS
 
     if dezero.VARIANT != spec["variant"]:
@@ -144,6 +137,7 @@ def measure(spec):
                            f"{dezero.VARIANT!r} ({dezero.__file__})")
     workload = WORKLOADS[spec["workload"]]
     params = workload.params(spec["params"])
+    ops = make_adapter("ours")
     mode = spec["mode"]
     if mode not in MODES:
         raise ValueError(f"unknown collector mode {mode!r}; valid: {', '.join(MODES)}")
@@ -179,11 +173,11 @@ def measure(spec):
             resource.setrlimit(resource.RLIMIT_AS, (address_space_bytes() + ceiling, hard_limit))
         started = time.perf_counter()
         try:
-            workload.function(**params)
+            workload.function(ops, **params)
         except MemoryError as error:
             wall_seconds = time.perf_counter() - started
             resource.setrlimit(resource.RLIMIT_AS, (soft_limit, hard_limit))
-            completed = progress_at_failure(error.__traceback__, workload.function, workload.progress_local)
+            completed = workload.progress_in(error.__traceback__)
             status = "ceiling"
             after = f" after {completed} {workload.progress_total}" if completed is not None else ""
             reason = f"stopped at the ceiling of {format_size(ceiling)}{after} ({error})"
