@@ -68,17 +68,17 @@ class Citation:
 
     def locate(self):
         """{"file", "line", "text"} in the installed package; raises LookupError if the marker is gone."""
-        module = importlib.import_module(self.module)
+        top = importlib.import_module(self.module.split(".")[0])
+        # The folder the top-level package or module was installed into (site-packages, say).
+        installed_in = Path(top.__file__).parent.parent if hasattr(top, "__path__") else Path(top.__file__).parent
         if self.path:
-            package = importlib.import_module(self.module.split(".")[0])
-            file = Path(package.__file__).parent / self.path
+            file = Path(top.__file__).parent / self.path
         else:
-            file = Path(inspect.getsourcefile(module))
+            file = Path(inspect.getsourcefile(importlib.import_module(self.module)))
         pattern = re.compile(self.marker)
         for number, line in enumerate(file.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
             if pattern.search(line):
-                top = Path(importlib.import_module(self.module.split(".")[0]).__file__).parent.parent
-                shown = file.relative_to(top) if file.is_relative_to(top) else file
+                shown = file.relative_to(installed_in) if file.is_relative_to(installed_in) else file
                 return {"file": str(shown), "line": number, "text": line.strip()}
         raise LookupError(f"{self.marker!r} not found in {file}: the installed {self.module} changed")
 
