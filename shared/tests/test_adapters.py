@@ -19,12 +19,17 @@ from graphmem.workloads import WORKLOADS
 
 # A scalar autograd with micrograd's shape: each op's closure `_backward` captures its output.
 CLOSURE_LIBRARY = '''
+def lift(other):
+    return other if isinstance(other, Value) else Value(float(other))
+
+
 class Value:
     def __init__(self, data, children=()):
         self.data, self.grad, self._prev = data, 0.0, set(children)
         self._backward = lambda: None
 
     def __mul__(self, other):
+        other = lift(other)
         out = Value(self.data * other.data, (self, other))
 
         def _backward():  # MARKER: the closure refers to out
@@ -33,20 +38,48 @@ class Value:
         out._backward = _backward
         return out
 
+    def __add__(self, other):
+        other = lift(other)
+        out = Value(self.data + other.data, (self, other))
+
+        def _backward():
+            self.grad += out.grad
+            other.grad += out.grad
+        out._backward = _backward
+        return out
+
+    def __pow__(self, exponent):
+        out = Value(self.data ** exponent, (self,))
+
+        def _backward():
+            self.grad += exponent * self.data ** (exponent - 1) * out.grad
+        out._backward = _backward
+        return out
+
     def __neg__(self):
-        return self * Value(-1.0)
+        return self * -1.0
+
+    def __sub__(self, other):
+        return self + (-lift(other))
+
+    def __rsub__(self, other):
+        return lift(other) + (-self)
+
+    __radd__ = __add__
+    __rmul__ = __mul__
 
     def backward(self):
         order, seen = [], set()
-        stack = [self]
-        while stack:
-            v = stack.pop()
+
+        def visit(v):  # a topological order, outputs last
             if v not in seen:
                 seen.add(v)
+                for child in v._prev:
+                    visit(child)
                 order.append(v)
-                stack.extend(v._prev)
+        visit(self)
         self.grad = 1.0
-        for v in order:
+        for v in reversed(order):
             v._backward()
 '''
 
@@ -188,9 +221,9 @@ def test_the_gradient_through_an_adapter_is_the_same_in_ours_and_a_scalar_librar
     x0 = np.array([0.5, -1.5])
     for ops in (make_adapter("ours"), make_adapter(closure_adapter)):
         x = ops.variable(x0.copy())
-        y = ops.graph(lambda x: -(x * x * x), x)
+        y = ops.graph(lambda x: 1 - (x * x * x) ** 2, x)
         ops.backward(y)
-        np.testing.assert_allclose(ops.gradient(x, y), -3 * x0 ** 2)
+        np.testing.assert_allclose(ops.gradient(x, y), -6 * x0 ** 5)
 
 
 # --- cycle anatomy ------------------------------------------------------------------------
