@@ -55,7 +55,13 @@ BENCH_PEERS = {
     "book": {"kind": "book", "module": "dezero", "install": ["dezero==0.0.13", "numpy==1.23.5", "matplotlib<3.10"],
              "note": "dezero==0.0.13 from PyPI with numpy 1.23.5 (it needs numpy<1.24: it uses np.int)"},
     # This pin takes the CPU build from the machine's disk; never ask pip for plain `torch`.
-    "torch": {"kind": "torch", "module": "torch", "install": ["torch==2.13.0"], "note": "torch==2.13.0 CPU build, one thread"},
+    # numpy too: the bench harness imports graphmem.workloads, whose package imports numpy.
+    "torch": {"kind": "torch", "module": "torch", "install": ["torch==2.13.0", "numpy>=1.22"],
+              "note": "torch==2.13.0 CPU build, one thread"},
+    # The bench's own floor (shared/graphmem/bench/minimal.py) needs only numpy: the same requirement
+    # as the variants' own, so that it gets the numpy they get.
+    "minimal": {"kind": "minimal", "module": "numpy", "install": ["numpy>=1.22"],
+                "note": "the smallest step-17 autograd, graphmem.bench.minimal; numpy as the variants get it"},
 }
 BENCH_IMPLEMENTATIONS = VARIANTS + list(BENCH_PEERS)
 BENCH_ENVS = ROOT / ".nox" / "bench-envs"
@@ -93,7 +99,8 @@ def bench_env(session, implementation):
 
 @nox.session(requires=[f"bench_env({name})" for name in BENCH_IMPLEMENTATIONS])
 def bench(session):
-    """Per-op speed, backward scaling, collection and teardown vs PyTorch and the book's dezero (-- --quick)."""
+    """Per-op speed, backward scaling, collection and teardown vs PyTorch, the book's dezero and a floor (-- --quick)."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "bench"))
+    # No --out-dir: a full run writes reports/, a quick or partial one build/bench-quick/ (see graphmem.bench.run).
     session.run("python", "-m", "graphmem.bench", "run", "--envs", str(BENCH_ENVS),
-                "--out-dir", str(ROOT / "reports"), *session.posargs, env={"PYTHONPATH": str(ROOT / "shared")})
+                *session.posargs, env={"PYTHONPATH": str(ROOT / "shared")})

@@ -145,7 +145,8 @@ def test_every_registered_adapter_loads_without_its_library_and_describes_itself
     chosen = adapter_class(kind)
     assert issubclass(chosen, Adapter)
     assert chosen.holds_outputs or kind == "ours"  # ours reads its policy from the installed variant
-    assert isinstance(chosen.citation, Citation)
+    if kind in adapters.PEERS or kind == "ours":
+        assert isinstance(chosen.citation, Citation)
     if kind in adapters.PEERS:
         assert chosen.name == kind and chosen.advice and chosen.module
         assert chosen.install_steps, f"{kind}: no pins to build its environment from"

@@ -1,6 +1,7 @@
 """The bench harness on the installed variant at its smallest sizes, and BENCH.md from a fixture.
 
-No timing is asserted: these prove the code runs and that the report's arithmetic is right.
+No timing is asserted: these prove the code runs, that the report's arithmetic is right, and
+that only a full run is written where the record lives.
 """
 import json
 import sys
@@ -12,7 +13,7 @@ import pytest
 from expectations import EXPECTED
 from graphmem.bench import report as bench_report
 from graphmem.bench import run as bench
-from graphmem.adapters import OursAdapter, UnknownImplementation, make_adapter
+from graphmem.adapters import MinimalAdapter, OursAdapter, UnknownImplementation, make_adapter
 from graphmem.workloads.bench import binary_mix, branching, branching_functions, square_chain
 
 SMOKE = bench.PLANS["smoke"]
@@ -69,6 +70,28 @@ def test_branching_records_the_count_it_reports_and_sums_every_branch(ops, funct
     np.testing.assert_allclose(x.grad, [2.0 * width])
 
 
+@pytest.mark.parametrize("shape", [(), (1,), (1000,)])
+def test_the_minimal_floor_gives_the_variants_gradient_on_every_shape(ops, shape):
+    floor = MinimalAdapter()
+    grads = []
+    for adapter in (ops, floor):
+        x = adapter.leaf(shape, 0.5)
+        y = square_chain(adapter, x, 3)
+        assert y.data.shape == shape and isinstance(y.data, np.ndarray)
+        adapter.backward(y)
+        grads.append(x.grad)
+    np.testing.assert_allclose(grads[1], grads[0])
+    assert count_functions(y) == 3
+
+
+def test_the_minimal_floor_holds_its_outputs_weakly_so_a_dropped_graph_is_freed_at_once():
+    floor = MinimalAdapter()
+    y = square_chain(floor, floor.leaf((), 1.0), 5)
+    probe = __import__("weakref").ref(y.creator)
+    del y
+    assert probe() is None
+
+
 def test_the_adapter_names_the_installed_variant_and_refuses_an_unknown_kind(ops):
     assert ops.name == dezero.VARIANT
     assert ops.versions()["numpy"] == np.__version__
@@ -80,14 +103,35 @@ def test_the_adapter_names_the_installed_variant_and_refuses_an_unknown_kind(ops
 def test_per_op_measures_every_expression_size_and_phase_with_no_collection_inside():
     part = bench.measure("ours", "per_op", SMOKE)
     assert part["implementation"] == dezero.VARIANT
-    cases = {(r["expression"], r["elements"], r["phase"]) for r in part["rows"]}
-    assert cases == {(e, n, p) for e in bench.EXPRESSIONS for n in SMOKE.per_op_functions for p in bench.PHASES}
+    cases = {(r["expression"], r["shape"], r["phase"]) for r in part["rows"]}
+    assert cases == {(e, s, p) for e in bench.EXPRESSIONS for s in SMOKE.per_op_functions for p in bench.PHASES}
+    assert {r["shape"]: r["elements"] for r in part["rows"]} == {"0-d": 1, "(1,)": 1, "(1000,)": 1000}
     for row in part["rows"]:
         assert len(row["samples_ns"]) == SMOKE.per_op_repeats
         assert row["collections"] == 0
         stats = row["per_function_ns"]
         assert stats["min"] <= stats["q1"] <= stats["median"] <= stats["q3"] <= stats["max"]
     json.dumps(part)  # what the subprocess writes must be JSON
+    cost = part["weakref_cost"]  # weakref.ref's own cost, measured beside the per-op rows
+    assert cost["objects"] > 0 and cost["create+dereference_ns"]["repeats"] == SMOKE.per_op_repeats
+    assert cost["create_ns"]["median"] >= 0 and cost["dereference_ns"]["median"] >= 0
+
+
+def test_the_floor_runs_the_square_chain_only_and_has_no_weakref_probe():
+    part = bench.measure("minimal", "per_op", SMOKE)
+    assert part["implementation"] == "minimal"
+    assert {r["expression"] for r in part["rows"]} == {"square_chain"}
+    assert "weakref_cost" not in part
+
+
+@pytest.mark.parametrize("kind", ["ours", "minimal"])
+def test_the_profile_names_the_autograd_s_functions_not_the_harness(kind):
+    (row,) = bench.measure(kind, "profile", SMOKE)["rows"]
+    assert row["profiler"] == "cProfile" and row["shape"] == "0-d"
+    names = {entry["function"] for entry in row["functions_profiled"]}
+    assert "backward" in names and "__call__" in names
+    assert not [e for e in row["functions_profiled"] if e["where"].startswith(("workloads/", "adapters/"))]
+    assert row["total_own_ns_per_op"] >= sum(e["own_ns_per_op"] for e in row["functions_profiled"]) * 0.999
 
 
 def test_scaling_measures_both_graphs_at_every_size():
@@ -119,6 +163,8 @@ def test_teardown_frees_on_drop_exactly_when_the_policy_says_so():
 def test_a_group_the_kind_does_not_run_is_refused():
     with pytest.raises(bench.BenchInputError, match="group 'scaling' is not measured for kind 'book'"):
         bench.measure("book", "scaling", SMOKE)
+    with pytest.raises(bench.BenchInputError, match="group 'teardown' is not measured for kind 'minimal'"):
+        bench.measure("minimal", "teardown", SMOKE)
 
 
 def test_summarize_gives_quartiles_and_refuses_no_samples():
@@ -139,6 +185,7 @@ def write_records(folder, records):
 def test_run_measures_the_variant_in_subprocesses_and_records_a_missing_peer(tmp_path):
     envs = write_records(tmp_path / "envs", [
         {"name": dezero.VARIANT, "kind": "ours", "python": sys.executable},
+        {"name": "minimal", "kind": "minimal", "python": sys.executable},
         {"name": "torch", "kind": "torch", "unavailable": "torch==2.13.0 did not install"},
     ])
     assert bench.main(["run", "--envs", str(envs), "--plan", "smoke", "--out-dir", str(tmp_path / "out")]) == 0
@@ -146,8 +193,13 @@ def test_run_measures_the_variant_in_subprocesses_and_records_a_missing_peer(tmp
     assert result["implementations"]["torch"] == {"kind": "torch", "note": None, "status": "unavailable",
                                                   "reason": "torch==2.13.0 did not install"}
     assert result["implementations"][dezero.VARIANT]["status"] == "ok"
-    assert {r["implementation"] for r in result["per_op"]} == {dezero.VARIANT}
+    assert {r["implementation"] for r in result["per_op"]} == {dezero.VARIANT, "minimal"}
+    assert [r["implementation"] for r in result["weakref_cost"]] == [dezero.VARIANT]
+    assert {r["implementation"] for r in result["profile"]} == {dezero.VARIANT, "minimal"} & set(bench.PROFILED)
+    assert all(set(r["round_medians_ns"]) == {"0"} for r in result["per_op"])
     assert result["environment"]["timer"] == "time.perf_counter_ns"
+    assert result["record"] is False and result["environment"]["command"].endswith("--plan smoke --out-dir "
+                                                                                   + str(tmp_path / "out"))
     markdown = (tmp_path / "out" / "BENCH.md").read_text()
     assert "not measured (torch==2.13.0 did not install)" in markdown
     assert (tmp_path / "out" / bench_report.CHART_NAME).stat().st_size > 0
@@ -161,6 +213,79 @@ def test_a_variant_whose_interpreter_cannot_start_is_recorded_as_failed(tmp_path
     assert bench.main(["run", "--envs", str(envs), "--plan", "smoke", "--out-dir", str(tmp_path / "out")]) == 1
     entry = json.loads((tmp_path / "out" / "bench.json").read_text())["implementations"][dezero.VARIANT]
     assert entry["status"] == "failed" and "per_op could not run" in entry["reason"]
+
+
+def test_a_peer_that_crashes_is_reported_by_its_error_on_one_line(tmp_path):
+    crashing = tmp_path / "crashing-python"
+    crashing.write_text("#!/bin/sh\necho 'Traceback (most recent call last):' >&2\n"
+                        "echo '  File \"x.py\", line 1' >&2\necho \"ModuleNotFoundError: No module named 'numpy'\" >&2\n"
+                        "exit 1\n")
+    crashing.chmod(0o755)
+    envs = write_records(tmp_path / "envs", [
+        {"name": dezero.VARIANT, "kind": "ours", "python": sys.executable},
+        {"name": "torch", "kind": "torch", "python": str(crashing)},
+    ])
+    assert bench.main(["run", "--envs", str(envs), "--plan", "smoke", "--group", "per_op",
+                       "--out-dir", str(tmp_path / "out")]) == 0  # a peer's failure is recorded, not fatal
+    torch = json.loads((tmp_path / "out" / "bench.json").read_text())["implementations"]["torch"]
+    assert torch["status"] == "failed"
+    assert torch["reason"] == "per_op exited with code 1: ModuleNotFoundError: No module named 'numpy'"
+    markdown = (tmp_path / "out" / "BENCH.md").read_text()
+    assert "| torch | torch | **failed**: per_op exited with code 1: ModuleNotFoundError: No module named " \
+           "'numpy' |" in markdown
+
+
+# --- Quick is not the record -----------------------------------------------------------
+@pytest.fixture
+def record_folders(tmp_path, monkeypatch):
+    """The record and scratch folders moved into tmp_path, the record holding a full run's files."""
+    record, scratch = tmp_path / "reports", tmp_path / "build" / "bench-quick"
+    monkeypatch.setattr(bench, "RECORD_DIR", record)
+    monkeypatch.setattr(bench, "SCRATCH_DIR", scratch)
+    record.mkdir()
+    for name in ("BENCH.md", "bench.json", bench_report.CHART_NAME):
+        (record / name).write_text(f"the full run's {name}")
+    return record, scratch
+
+
+@pytest.mark.parametrize("options", [["--plan", "smoke"], ["--plan", "smoke", "--only", "minimal"],
+                                     ["--plan", "smoke", "--group", "per_op"]])
+def test_a_quick_or_partial_run_leaves_the_record_and_calls_itself_indicative(tmp_path, record_folders, options):
+    record, scratch = record_folders
+    envs = write_records(tmp_path / "envs", [{"name": dezero.VARIANT, "kind": "ours", "python": sys.executable},
+                                             {"name": "minimal", "kind": "minimal", "python": sys.executable}])
+    assert bench.main(["run", "--envs", str(envs), *options]) == 0
+    for name in ("BENCH.md", "bench.json", bench_report.CHART_NAME):
+        assert (record / name).read_text() == f"the full run's {name}"
+    markdown = (scratch / "BENCH.md").read_text()
+    assert "**Indicative, not the record**" in markdown and "## Targets (indicative)" in markdown
+    assert json.loads((scratch / "bench.json").read_text())["record"] is False
+
+
+def test_an_indicative_run_says_so_even_where_it_was_asked_to_write(tmp_path, record_folders):
+    record, _ = record_folders
+    envs = write_records(tmp_path / "envs", [{"name": "minimal", "kind": "minimal", "python": sys.executable}])
+    assert bench.main(["run", "--envs", str(envs), "--plan", "smoke", "--out-dir", str(record)]) == 0
+    assert "**Indicative, not the record**" in (record / "BENCH.md").read_text()
+
+
+def test_only_a_full_run_of_everything_goes_to_the_record(record_folders):
+    record, scratch = record_folders
+    full, quick = bench.PLANS["full"], bench.PLANS["quick"]
+    assert bench.output_folder(None, full, []) == record
+    assert bench.output_folder(None, full, ["implementations weakref only"]) == scratch
+    assert bench.output_folder(None, quick, []) == scratch
+    assert bench.output_folder(tmp := record / "elsewhere", quick, []) == tmp
+
+
+def test_a_subset_is_described_and_an_unknown_implementation_is_named():
+    records = {"weakref": {}, "torch": {}}
+    assert bench.select(records, None, None) == (records, bench.GROUPS, [])
+    chosen, groups, subset = bench.select(records, ["torch"], ["teardown", "per_op"])
+    assert list(chosen) == ["torch"] and groups == ("per_op", "teardown")
+    assert subset == ["implementations torch only", "groups per_op, teardown only"]
+    with pytest.raises(bench.BenchInputError, match="--only names jax, which have no environment record"):
+        bench.select(records, ["jax"], None)
 
 
 # --- Bad input --------------------------------------------------------------------------
@@ -215,11 +340,20 @@ def stats(median):
     return {"median": median, "q1": median, "q3": median, "min": median, "max": median, "repeats": 3}
 
 
-def per_op_rows(name, fwd_bwd_ns, collections=0, elements=1):
-    return [{"implementation": name, "expression": expression, "elements": elements, "functions": 10,
-             "phase": phase, "samples_ns": [], "collections": collections, "rounds": 1,
-             "per_function_ns": stats(fwd_bwd_ns if phase == "forward+backward" else fwd_bwd_ns / 2)}
-            for expression in bench.EXPRESSIONS for phase in bench.PHASES]
+def per_op_rows(name, fwd_bwd_ns, collections=0, shapes=("0-d", "(1,)", "(1000,)"), spread=0.0,
+                expressions=bench.EXPRESSIONS):
+    """Rows of one implementation: fwd+bwd at fwd_bwd_ns per op, its two rounds `spread` apart."""
+    rows = []
+    for shape in shapes:
+        for expression in expressions:
+            for phase in bench.PHASES:
+                median = fwd_bwd_ns if phase == "forward+backward" else fwd_bwd_ns / 2
+                rows.append({"implementation": name, "expression": expression, "shape": shape,
+                             "elements": 1000 if shape == "(1000,)" else 1, "functions": 10, "phase": phase,
+                             "samples_ns": [], "collections": collections, "rounds": 2,
+                             "round_medians_ns": {"0": median * (1 - spread), "1": median * (1 + spread)},
+                             "per_function_ns": stats(median)})
+    return rows
 
 
 def scaling_rows(name, seconds_by_size):
@@ -230,10 +364,11 @@ def scaling_rows(name, seconds_by_size):
 
 @pytest.fixture
 def small_result():
-    """A run with weakref at 1 µs per op, the book at 5 µs (0.20: met), torch missing, and
-    gc_only with a collection inside its timed region."""
+    """A full run with weakref at 1 µs per op, the book at 5 µs (0.20: met), the floor at 1.25 µs
+    (0.80: not met), torch missing, and gc_only with a collection inside its timed region."""
     return {
-        "format": "graphmem-bench/1", "quick": False, "plan": bench.asdict(bench.PLANS["full"]),
+        "format": "graphmem-bench/2", "quick": False, "record": True, "subset": [],
+        "plan": bench.asdict(bench.PLANS["full"]),
         "started": "2026-01-01T00:00:00+00:00", "finished": "2026-01-01T00:10:00+00:00",
         "environment": {"cpu": "test CPU", "logical_cpus": 2, "platform": "test", "python": "3.11",
                         "load_average_at_start": [1.0, 1.0, 1.0], "load_average_at_end": [2.0, 1.5, 1.0],
@@ -244,11 +379,24 @@ def small_result():
             "weakref": {"kind": "ours", "status": "ok", "versions": {}, "peak_rss_mib": {}},
             "gc_only": {"kind": "ours", "status": "ok", "versions": {}, "peak_rss_mib": {}},
             "book": {"kind": "book", "status": "ok", "versions": {"numpy": "1.23.5"}, "peak_rss_mib": {}},
+            "minimal": {"kind": "minimal", "status": "ok", "versions": {}, "peak_rss_mib": {}},
             "torch": {"kind": "torch", "status": "unavailable", "reason": "no wheel for this platform"},
         },
-        "per_op": per_op_rows("weakref", 1000) + per_op_rows("strong", 1040) + per_op_rows("gc_only", 900, 2)
-        + per_op_rows("book", 5000),
-        "scaling": scaling_rows("weakref", {10**3: 0.001, 10**4: 0.01, 10**5: 0.11, 10**6: 1.43})
+        "per_op": per_op_rows("weakref", 1000) + per_op_rows("strong", 880, spread=0.02)
+        + per_op_rows("gc_only", 900, 2) + per_op_rows("book", 5000)
+        + per_op_rows("minimal", 1250, expressions=("square_chain",)),
+        "weakref_cost": [{"implementation": "weakref", "round": r, "objects": 10, "create_ns": stats(60),
+                          "dereference_ns": stats(10), "create+dereference_ns": stats(70)} for r in (0, 1)],
+        "profile": [{"implementation": name, "shape": "0-d", "expression": "square_chain", "functions": 1000,
+                     "repeats": 20, "profiler": "cProfile", "total_own_ns_per_op": total,
+                     "functions_profiled": entries} for name, total, entries in (
+            ("weakref", 4000, [{"function": "__call__", "where": "dezero/core.py:161", "calls_per_op": 1.0,
+                                "own_ns_per_op": 3000, "cumulative_ns_per_op": 3500},
+                               {"function": "_checked_grad", "where": "dezero/core.py:124", "calls_per_op": 1.0,
+                                "own_ns_per_op": 1000, "cumulative_ns_per_op": 1000}]),
+            ("minimal", 2500, [{"function": "__call__", "where": "bench/minimal.py:59", "calls_per_op": 1.0,
+                                "own_ns_per_op": 2500, "cumulative_ns_per_op": 2500}]))],
+        "scaling": scaling_rows("weakref", {10**3: 0.001, 10**4: 0.01, 10**5: 0.105, 10**6: 1.365})
         + scaling_rows("strong", {10**3: 0.002}),
         "collection": [{"implementation": "strong", "functions": 1000, "collect_ns": stats(2e6), "samples_ns": [],
                         "reclaimed_bytes": 2**20, "collected_objects": 4001},
@@ -262,51 +410,90 @@ def small_result():
 
 def targets_by_name(result):
     return {t["target"]: t for t in bench_report.evaluate_targets(result)}
-
-
 def test_targets_are_met_or_not_from_the_ratios(small_result):
     targets = targets_by_name(small_result)
-    book = targets["weakref fwd+bwd per op, 1 element, square_chain: × book's dezero 0.0.13"]
-    assert book["value"] == pytest.approx(0.2) and book["met"] is True
-    assert targets["weakref backward t(10n)/t(n), chain, 10^4 → 10^5"]["value"] == pytest.approx(11)
-    assert targets["weakref backward t(10n)/t(n), chain, 10^4 → 10^5"]["met"] is True
-    assert targets["weakref backward t(10n)/t(n), branching, 10^5 → 10^6"]["value"] == pytest.approx(13)
-    assert targets["weakref backward t(10n)/t(n), branching, 10^5 → 10^6"]["met"] is False
-    strong = targets["strong fwd+bwd per op, 1 element, binary_mix: × weakref"]
-    assert strong["value"] == pytest.approx(1.04) and strong["met"] is True
+    for shape in ("0-d", "(1,)"):
+        book = targets[f"weakref fwd+bwd per op, {shape}, binary_mix: × book's dezero 0.0.13"]
+        assert book["value"] == pytest.approx(0.2) and book["met"] is True
+        floor = targets[f"weakref fwd+bwd per op, {shape}, square_chain: × the minimal step-17 floor"]
+        assert floor["value"] == pytest.approx(0.8) and floor["met"] is False
+    assert not [name for name in targets if "binary_mix: × the minimal" in name]  # the floor has square only
+    assert not [name for name in targets if "(1000,)" in name and "× " in name]  # numpy's time, no target
+    chain = targets["weakref backward t(10n)/t(n), chain, 10^4 → 10^5"]
+    assert chain["value"] == pytest.approx(10.5) and chain["met"] is True
+    branching = targets["weakref backward t(10n)/t(n), branching, 10^5 → 10^6"]
+    assert branching["value"] == pytest.approx(13) and branching["met"] is False
+    assert targets["weakref backward t(10n)/t(n), chain, 10^3 → 10^4"]["value"] == pytest.approx(10)
+
+
+def test_strong_against_weakref_is_reported_with_its_spread_over_rounds(small_result):
+    strong = targets_by_name(small_result)["strong/weakref fwd+bwd per op, (1000,), square_chain"]
+    assert strong["value"] == pytest.approx(0.88) and strong["met"] == "reported"
+    assert strong["spread"] == pytest.approx((0.88 * 0.98, 0.88 * 1.02))
 
 
 def test_a_missing_peer_is_not_measured_with_its_reason(small_result):
-    torch = targets_by_name(small_result)["weakref fwd+bwd per op, 1 element, square_chain: × PyTorch eager CPU"]
+    torch = targets_by_name(small_result)["weakref fwd+bwd per op, 0-d, square_chain: × PyTorch eager CPU"]
     assert torch["value"] is None and torch["met"] is None
     assert torch["why_unmeasured"] == "no wheel for this platform"
 
 
-def test_parity_is_not_evaluated_where_collections_ran_in_the_timed_region(small_result):
-    gc_only = targets_by_name(small_result)["gc_only fwd+bwd per op, 1 element, square_chain: × weakref"]
+def test_a_ratio_is_not_reported_where_collections_ran_in_the_timed_region(small_result):
+    gc_only = targets_by_name(small_result)["gc_only/weakref fwd+bwd per op, 0-d, square_chain"]
     assert gc_only["met"] is None and "2 collections ran" in gc_only["why_unmeasured"]
 
 
 def test_a_ratio_just_past_its_limit_is_not_met(small_result):
-    small_result["per_op"] = [r for r in small_result["per_op"] if r["implementation"] != "strong"] \
-        + per_op_rows("strong", 1051)
-    assert targets_by_name(small_result)["strong fwd+bwd per op, 1 element, square_chain: × weakref"]["met"] is False
+    small_result["per_op"] = [r for r in small_result["per_op"] if r["implementation"] != "book"] \
+        + per_op_rows("book", 3999)
+    target = targets_by_name(small_result)["weakref fwd+bwd per op, (1,), square_chain: × book's dezero 0.0.13"]
+    assert target["value"] > 0.25 and target["met"] is False
 
 
 def test_markdown_shows_figures_ratios_targets_and_method(small_result):
     markdown = bench_report.render_markdown(small_result)
-    assert "| weakref fwd+bwd per op, 1 element, square_chain: × book's dezero 0.0.13 | 0.200 | ≤ 0.25 | **met** |" \
-        in markdown
+    assert "| weakref fwd+bwd per op, 0-d, square_chain: × book's dezero 0.0.13 | 0.200 [0.200–0.200] | ≤ 0.25 " \
+           "| **met** |" in markdown
     assert "**not met**" in markdown
+    assert "the committed record" in markdown and "Indicative" not in markdown
+    assert "Where the targets come from" in markdown
     assert "| torch | torch | **unavailable**: no wheel for this platform |" in markdown
+    assert "### 0-d arrays (`np.array(1.0)`, as every example in the book)" in markdown
     assert "| chain of `square` | book | 2.5 µs [2.5 µs–2.5 µs] | 5.00× |" in markdown
-    assert "| chain | 100,000 | weakref | 110 ms [110 ms–110 ms] | 1.00× | 11.00× |" in markdown
+    assert "| chain | 100,000 | weakref | 105 ms [105 ms–105 ms] | 1.00× | 10.50× |" in markdown
     assert "| strong | 1,000 | 2 ms [2 ms–2 ms] | 4,001 | 1.00 | 2 ms |" in markdown
     assert "| weakref | 1,000 | 1 ms [1 ms–1 ms] | 0 | 0.00 | – |" in markdown  # nothing freed: no per-MiB figure
     assert "| strong | 100,000 | 1 µs [1 µs–1 µs] | no | 90 ms [90 ms–90 ms] | 90 ms | 1.80× |" in markdown
     assert "numpy 1.23.5 (it needs numpy<1.24" in markdown
     assert "## Method" in markdown and "time.perf_counter_ns" in markdown
     assert "[1.0, 1.0, 1.0] at the start and [2.0, 1.5, 1.0] at the end" in markdown
+
+
+def test_the_policy_cost_separates_weakref_calls_from_the_rest(small_result):
+    markdown = bench_report.render_markdown(small_result)
+    assert "| weakref | 60 ns [60 ns–60 ns] | 10 ns [10 ns–10 ns] | 70 ns [70 ns–70 ns] | 2 |" in markdown
+    # weakref 1 µs, strong 880 ns: 120 ns more per op, 70 of them the two weakref calls.
+    assert "| 0-d | chain of `square` | 880 ns | 1 µs | +120 ns | 0.880 [0.862–0.898] | 70 ns | +50 ns |" in markdown
+
+
+def test_a_target_not_met_brings_the_profile_of_what_remains(small_result):
+    markdown = bench_report.render_markdown(small_result)
+    section = markdown.split("## Profile of what remains")[1].split("\n## ")[0]
+    assert "× the minimal step-17 floor = 0.800 (limit ≤ 0.6)" in section
+    assert "| `_checked_grad` | dezero/core.py:124 | 1 | 1 µs | 25% |" in section
+    assert "no namesake in the floor's: `_checked_grad` 1 µs" in section
+    small_result["per_op"] = [r for r in small_result["per_op"] if r["implementation"] != "minimal"] \
+        + per_op_rows("minimal", 2000, expressions=("square_chain",))
+    assert "Every per-operation target this run measured is met" in bench_report.render_markdown(small_result)
+
+
+def test_a_result_not_marked_as_the_record_is_indicative_throughout(small_result):
+    small_result.update(record=False, subset=["implementations weakref only"])
+    markdown = bench_report.render_markdown(small_result)
+    assert "**Indicative, not the record**: implementations weakref only." in markdown
+    assert "## Targets (indicative)" in markdown and "the committed record" not in markdown
+
+
 
 
 def test_chart_has_one_series_per_variant_and_graph_and_is_written(small_result, tmp_path):

@@ -40,9 +40,11 @@ REGISTRY = {
     "autograd": "graphmem.adapters.autograd:AutogradAdapter",
     "tinygrad": "graphmem.adapters.tinygrad:TinygradAdapter",
     "jax": "graphmem.adapters.jax:JaxAdapter",
+    "minimal": "graphmem.adapters.minimal:MinimalAdapter",  # bench's floor, not a library
 }
 KINDS = tuple(REGISTRY)
-PEERS = tuple(name for name in REGISTRY if name != "ours")
+# The real libraries the profile measures beside our variants.
+PEERS = ("book", "torch", "micrograd", "chainer", "mygrad", "autograd", "tinygrad", "jax")
 
 
 class UnknownImplementation(ValueError):
@@ -115,15 +117,16 @@ class Adapter:
     scalar_scale = None  # a scalar library runs `size // scalar_scale` scalars per array
     tensor_types = ()  # the library's tensor class(es), for the cycle anatomy
     notes = ""
+    # The four binary operators (None where an implementation has none: bench skips what needs them).
     add, sub, mul, div = operator.add, operator.sub, operator.mul, operator.truediv
 
     # --- making leaves and graphs ---
     def variable(self, array):
         raise NotImplementedError
 
-    def leaf(self, elements, fill):
-        """A float64 leaf of `elements` copies of `fill` (bench's workloads)."""
-        return self.variable(np.full(elements, fill, dtype=np.float64))
+    def leaf(self, shape, fill):
+        """A float64 leaf of the given shape (an int n meaning (n,)) filled with `fill` (bench's workloads)."""
+        return self.variable(np.full(shape, fill, dtype=np.float64))
 
     def square(self, x):
         return x * x
@@ -276,8 +279,8 @@ def process_environment():
 
 
 def __getattr__(name):
-    # OursAdapter, BookAdapter, TorchAdapter stay importable from here, as bench imports them.
-    legacy = {"OursAdapter": "ours", "BookAdapter": "book", "TorchAdapter": "torch"}
+    # OursAdapter, BookAdapter, TorchAdapter, MinimalAdapter stay importable from here, as bench imports them.
+    legacy = {"OursAdapter": "ours", "BookAdapter": "book", "TorchAdapter": "torch", "MinimalAdapter": "minimal"}
     if name in legacy:
         return adapter_class(legacy[name])
     raise AttributeError(name)

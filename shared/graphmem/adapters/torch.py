@@ -26,8 +26,9 @@ class TorchAdapter(Adapter):
     def variable(self, array):
         return self._torch.from_numpy(np.asarray(array, dtype=np.float64)).requires_grad_()
 
-    def leaf(self, elements, fill):
-        return self._torch.full((elements,), fill, dtype=self._torch.float64, requires_grad=True)
+    def leaf(self, shape, fill):
+        shape = shape if isinstance(shape, tuple) else (shape,)
+        return self._torch.full(shape, fill, dtype=self._torch.float64, requires_grad=True)
 
     def backward(self, y):
         # Seeded with ones like the dezero packages do, since y is not a scalar in general.

@@ -8,6 +8,7 @@ too. Ratios are to the weakref variant measured in the same run.
 import argparse
 import io
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -15,17 +16,18 @@ from graphmem.atomic_files import write_atomically
 
 REFERENCE = "weakref"
 VARIANTS = ("strong", "weakref", "gc_only")
-PEERS = ("book", "torch")
+PEERS = ("minimal", "book", "torch")
 EXPRESSIONS = {"square_chain": "chain of `square`", "binary_mix": "chain of `+ * - /` with a shared leaf"}
 PHASES = ("forward", "backward", "forward+backward")
 CHART_NAME = "bench-backward-scaling.png"
-PEER_LABELS = {"book": "book's dezero 0.0.13", "torch": "PyTorch eager CPU"}
+PEER_LABELS = {"minimal": "the minimal step-17 floor", "book": "book's dezero 0.0.13", "torch": "PyTorch eager CPU"}
+SMALL_SHAPES = ("0-d", "(1,)")  # where time per op is the autograd's own Python, not numpy's arithmetic
 
-# The targets of issue 5, as thresholds on ratios measured in one run.
-FWD_BWD_VS_PEER = {"book": 0.25, "torch": 0.4}  # weakref fwd+bwd per op, 1-element arrays
-SCALING_STEP_LIMIT = 12.0  # backward t(10n)/t(n)
-SCALING_STEPS = (10**4, 10**5)  # n for t(10n)/t(n): 10^4 -> 10^5 and 10^5 -> 10^6
-PARITY_TOLERANCE = 0.05  # strong and gc_only per op within 5% of weakref
+# The targets of issue 13, as thresholds on ratios measured in one run; TARGET_SOURCES says why each.
+FWD_BWD_VS_PEER = {"minimal": 0.6, "book": 0.25, "torch": 0.4}  # weakref fwd+bwd per op, on SMALL_SHAPES
+SCALING_STEP_LIMIT = 11.0  # backward t(10n)/t(n)
+SCALING_STEPS = (10**3, 10**4, 10**5)  # n for t(10n)/t(n): up to 10^6 Functions
+RATIO_REPORTED = (("strong", "weakref"), ("gc_only", "weakref"))  # reported with their spread, no limit
 
 
 class ReportInputError(ValueError):
@@ -33,17 +35,22 @@ class ReportInputError(ValueError):
 
 
 # --- Lookups --------------------------------------------------------------------------
-def _per_op(result, implementation, expression, elements, phase):
+def _per_op(result, implementation, expression, shape, phase):
     for row in result.get("per_op", []):
-        if (row["implementation"], row["expression"], row["elements"], row["phase"]) == \
-                (implementation, expression, elements, phase):
+        if (row["implementation"], row["expression"], row["shape"], row["phase"]) == \
+                (implementation, expression, shape, phase):
             return row
     return None
 
 
-def _median_per_op(result, implementation, expression, elements, phase):
-    row = _per_op(result, implementation, expression, elements, phase)
+def _median_per_op(result, implementation, expression, shape, phase):
+    row = _per_op(result, implementation, expression, shape, phase)
     return None if row is None else row["per_function_ns"]["median"]
+
+
+def _shapes(result):
+    """The per-operation shape labels of this run, in the plan's order."""
+    return list(result.get("plan", {}).get("per_op_functions", {}))
 
 
 def _scaling(result, implementation, graph, size):
@@ -59,6 +66,24 @@ def _ratio(value, reference):
     return value / reference
 
 
+def per_op_ratio(result, implementation, reference, expression, shape, phase="forward+backward"):
+    """(median, (min, max)) of the round-by-round ratios of fwd+bwd medians, or None.
+
+    Round r of every implementation ran in the same interleaved pass, so the ratio of their
+    round medians is one between-process observation; the figure and its spread are over those.
+    """
+    row, ref = (_per_op(result, name, expression, shape, phase) for name in (implementation, reference))
+    if row is None or ref is None:
+        return None
+    rounds = sorted(set(row.get("round_medians_ns", {})) & set(ref.get("round_medians_ns", {})), key=int)
+    by_round = sorted(row["round_medians_ns"][r] / ref["round_medians_ns"][r] for r in rounds
+                      if ref["round_medians_ns"][r])
+    if not by_round:  # no rounds recorded: the pooled medians, no spread
+        value = _ratio(row["per_function_ns"]["median"], ref["per_function_ns"]["median"])
+        return None if value is None else (value, (value, value))
+    return statistics.median(by_round), (by_round[0], by_round[-1])
+
+
 def scaling_step(result, implementation, graph, size):
     """t(10n)/t(n) of backward for graph size n, or None when either size was not measured."""
     small, large = _scaling(result, implementation, graph, size), _scaling(result, implementation, graph, 10 * size)
@@ -69,43 +94,50 @@ def scaling_step(result, implementation, graph, size):
 
 # --- Targets --------------------------------------------------------------------------
 def evaluate_targets(result):
-    """Each target row: what, the measured value, the limit and met (True/False, None: not measured)."""
+    """Each target row: what, the measured value (and spread), the limit and met (True/False,
+    None: not measured; "reported" rows have no limit)."""
     rows = []
     implementations = result.get("implementations", {})
     for peer, limit in FWD_BWD_VS_PEER.items():
         peer_entry = implementations.get(peer, {})
-        for expression in EXPRESSIONS:
-            value = _ratio(_median_per_op(result, REFERENCE, expression, 1, "forward+backward"),
-                           _median_per_op(result, peer, expression, 1, "forward+backward"))
-            why = None
-            if value is None:
-                why = peer_entry.get("reason") or f"{peer} was not measured"
-            rows.append({"target": f"weakref fwd+bwd per op, 1 element, {expression}: × {PEER_LABELS[peer]}",
-                         "value": value, "limit": f"≤ {limit}", "met": None if value is None else value <= limit,
-                         "why_unmeasured": why})
+        for shape in (s for s in SMALL_SHAPES if s in _shapes(result)):
+            for expression in EXPRESSIONS:
+                if peer == "minimal" and expression != "square_chain":
+                    continue  # the floor has square only
+                measured = per_op_ratio(result, REFERENCE, peer, expression, shape)
+                why = None
+                if measured is None:
+                    why = peer_entry.get("reason") or f"{peer} was not measured"
+                rows.append({"target": f"weakref fwd+bwd per op, {shape}, {expression}: × {PEER_LABELS[peer]}",
+                             "value": measured and measured[0], "spread": measured and measured[1],
+                             "limit": f"≤ {limit}", "met": None if measured is None else measured[0] <= limit,
+                             "why_unmeasured": why})
     for graph in ("chain", "branching"):
         for size in SCALING_STEPS:
             value = scaling_step(result, REFERENCE, graph, size)
             exponent = len(str(size)) - 1
             rows.append({"target": f"weakref backward t(10n)/t(n), {graph}, 10^{exponent} → 10^{exponent + 1}",
-                         "value": value, "limit": f"≤ {SCALING_STEP_LIMIT:g}",
+                         "value": value, "spread": None, "limit": f"≤ {SCALING_STEP_LIMIT:g}",
                          "met": None if value is None else value <= SCALING_STEP_LIMIT,
                          "why_unmeasured": None if value is not None else "size not in this run's plan"})
-    for variant in ("strong", "gc_only"):
-        for elements in sorted({row["elements"] for row in result.get("per_op", [])}):
+    for variant, reference in RATIO_REPORTED:
+        for shape in _shapes(result):
             for expression in EXPRESSIONS:
-                row = _per_op(result, variant, expression, elements, "forward+backward")
-                value = _ratio(None if row is None else row["per_function_ns"]["median"],
-                               _median_per_op(result, REFERENCE, expression, elements, "forward+backward"))
-                why = None if value is not None else f"{variant} or weakref was not measured"
+                row = _per_op(result, variant, expression, shape, "forward+backward")
+                measured = per_op_ratio(result, variant, reference, expression, shape)
+                why = None if measured is not None else f"{variant} or {reference} was not measured"
                 if row is not None and row.get("collections"):
-                    value, why = None, f"{row['collections']} collections ran in the timed region"
-                rows.append({"target": f"{variant} fwd+bwd per op, {elements} element{'s' * (elements != 1)}, "
-                                       f"{expression}: × weakref",
-                             "value": value, "limit": f"within {1 - PARITY_TOLERANCE:.2f}–{1 + PARITY_TOLERANCE:.2f}",
-                             "met": None if value is None else abs(value - 1) <= PARITY_TOLERANCE + 1e-12,
+                    measured, why = None, f"{row['collections']} collections ran in the timed region"
+                rows.append({"target": f"{variant}/{reference} fwd+bwd per op, {shape}, {expression}",
+                             "value": measured and measured[0], "spread": measured and measured[1],
+                             "limit": "reported with its spread", "met": "reported" if measured else None,
                              "why_unmeasured": why})
     return rows
+
+
+def per_op_targets_not_met(result):
+    """The per-operation targets (against a peer) that this run measured and did not meet."""
+    return [t for t in evaluate_targets(result) if t["met"] is False and "fwd+bwd per op" in t["target"]]
 
 
 # --- Formatting -----------------------------------------------------------------------
@@ -128,12 +160,24 @@ def _x(ratio):
 
 
 def _met(met):
-    return {True: "**met**", False: "**not met**", None: "not measured"}[met]
+    return {True: "**met**", False: "**not met**", None: "not measured", "reported": "reported"}[met]
+
+
+def _value(value, spread, digits=3):
+    if value is None:
+        return "–"
+    text = f"{value:.{digits}f}"
+    return text + (f" [{spread[0]:.{digits}f}–{spread[1]:.{digits}f}]" if spread else "")
+
+
+def _cell(value):
+    """A table cell on one line, whatever text (an error message, say) it holds."""
+    return " ".join(str(value).split()).replace("|", "\\|")
 
 
 def _table(header, rows):
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(_cell(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
@@ -144,20 +188,161 @@ def _ordered_implementations(result):
 
 
 # --- Sections -------------------------------------------------------------------------
+def is_record(result):
+    """A full run of every implementation and group: the only kind that BENCH.md in reports/ comes from."""
+    return bool(result.get("record"))
+
+
 def _targets_section(result):
-    rows = [[t["target"], "–" if t["value"] is None else f"{t['value']:.3f}", t["limit"],
+    rows = [[t["target"], _value(t["value"], t["spread"]), t["limit"],
              _met(t["met"]) + (f" ({t['why_unmeasured']})" if t["why_unmeasured"] else "")]
             for t in evaluate_targets(result)]
-    return ("## Targets\n\nRatios from this run; computed by `graphmem.bench.report` from bench.json.\n\n"
-            + _table(["target", "measured", "limit", "status"], rows) + "\n\n" + WHAT_THE_POLICIES_ADD)
+    if is_record(result):
+        heading = "## Targets\n\nRatios from this full run"
+    else:
+        heading = ("## Targets (indicative)\n\n**Indicative only**: this run was "
+                   + "; ".join(_not_record_because(result))
+                   + ". Few repetitions on a shared machine: a met or not met here is no verdict; the record "
+                     "is a full `python3 -m nox -s bench`. Ratios from this run")
+    return (heading + "; computed by `graphmem.bench.report` from bench.json. Where a spread is shown, it is "
+            "the median [min–max] of the ratio taken round by round (one process of each implementation per "
+            "round); the × columns of the tables below divide medians pooled over all rounds.\n\n"
+            + _table(["target", "measured", "limit", "status"], rows) + "\n\n" + TARGET_SOURCES)
 
 
-# Not a result: what the code of each policy does per Function, to read the parity rows by.
-WHAT_THE_POLICIES_ADD = (
-    "The policies are not free per operation, by their own code: weakref creates a `weakref.ref` per "
-    "output in forward and dereferences it in backward; gc_only adds each output's bytes to its count in "
-    "forward. strong does neither. Where an operation is a few microseconds of Python (1-element arrays) "
-    "that bookkeeping can show in the parity rows; on 10,000-element arrays numpy's work dominates.")
+def _not_record_because(result):
+    reasons = [] if result.get("plan", {}).get("name") == "full" else \
+        [f"the `{result.get('plan', {}).get('name')}` plan, not the full one"]
+    return reasons + list(result.get("subset") or []) or ["not marked as a full run"]
+
+
+# Not a result: where each threshold in the targets table comes from.
+TARGET_SOURCES = "\n".join([
+    "Where the targets come from (issue 13, which replaced issue 5's):",
+    "",
+    "- **≤ 0.6× the minimal floor** (0-d and (1,), the square chain, the only expression it has): a reader "
+    "will time our weakref variant against the book's step-17 code on the book's own inputs; the floor is "
+    "that code's design written out by us (list re-sorted per insert, `as_array` per output, no checks). "
+    "0.6 rather than 1.0 so that the verdict survives the noise of a shared machine: ours must be clearly "
+    "faster, its features (checks, operators, no_grad, a heap) paid for by a cheaper hot path.",
+    "- **≤ 0.25× the book's dezero 0.0.13** (every expression, 0-d and (1,)): issue 5's target, from the "
+    "first measurement, kept: the packaged book code is what users install.",
+    "- **≤ 0.4× PyTorch CPU** (0-d and (1,)): issue 5's target: on tiny arrays PyTorch's eager dispatch and "
+    "autograd engine cost microseconds per op, which a small pure-Python autograd can undercut.",
+    "- On (1000,) arrays numpy's arithmetic is most of the time and the peers run other numpy versions "
+    "(the book needs numpy<1.24), so those rows are in the tables, not held to a target.",
+    "- **t(10n)/t(n) ≤ 11 up to 10^6 Functions**: backward is O(n log n) with its generation heap, so ten "
+    "times the graph should cost about ten times the time; 11 leaves room for the log factor and caches. "
+    "Issue 13 measured 10.4–10.9 before its changes and asks to keep it.",
+    "- **strong/weakref and gc_only/weakref, reported with spread**: no limit; what each policy's own "
+    "bookkeeping costs per op (see the policy cost section), the spread telling whether a difference is "
+    "more than noise.",
+])
+
+
+def _policy_cost_section(result):
+    """weakref against strong per op, with weakref.ref's own cost measured apart in the same run."""
+    probes = {}
+    for row in result.get("weakref_cost", []):
+        probes.setdefault(row["implementation"], []).append(row)
+    probe_rows = []
+    for name in (n for n in VARIANTS if n in probes):
+        pooled = probes[name]
+        median = lambda key: sorted(r[key]["median"] for r in pooled)[len(pooled) // 2]  # noqa: E731
+        spread = lambda key: (min(r[key]["median"] for r in pooled), max(r[key]["median"] for r in pooled))  # noqa: E731
+        probe_rows.append([name, *(f"{_time(median(k))} [{_time(spread(k)[0])}–{_time(spread(k)[1])}]"
+                                   for k in ("create_ns", "dereference_ns", "create+dereference_ns")), len(pooled)])
+    own = _weakref_probe_ns(result)
+    rows = []
+    for shape in _shapes(result):
+        for expression in EXPRESSIONS:
+            strong, weak = (_median_per_op(result, n, expression, shape, "forward+backward") for n in ("strong", REFERENCE))
+            measured = per_op_ratio(result, "strong", REFERENCE, expression, shape)
+            if strong is None or weak is None or measured is None:
+                continue
+            difference = weak - strong
+            rows.append([shape, EXPRESSIONS[expression], _time(strong), _time(weak), _signed_time(difference),
+                         _value(measured[0], measured[1]), _time(own),
+                         "–" if own is None else _signed_time(difference - own)])
+    text = ["## What the weakref policy costs per operation",
+            "",
+            "Each Function has one output here, so the weakref variant does, per op, one `weakref.ref(output)` in "
+            "forward and one dereference `ref()` in backward that strong does not. Those two calls are timed alone "
+            "in every variant's per-operation process of this run (fresh objects of the variant's own Variable "
+            "class, minus the same loop without the call; per object, median [min–max] over the rounds):",
+            "",
+            _table(["process", "weakref.ref(obj)", "ref()", "both", "rounds"], probe_rows) if probe_rows
+            else "(not measured in this run)",
+            "",
+            "Against the strong variant (fwd+bwd per op, medians; strong/weakref as the median [min–max] of "
+            "the round-by-round ratios). "
+            "'Rest' is the difference not explained by the two weakref calls (measured in weakref's own "
+            "process): the rest of the policy's lines (the `None in outputs` check in backward, freeing each "
+            "graph on drop rather than in a collection) and noise.",
+            "",
+            _table(["shape", "expression", "strong", "weakref", "weakref − strong", "strong/weakref",
+                    "weakref.ref + ref()", "rest"], rows) if rows else "(strong or weakref not measured)"]
+    return "\n".join(text)
+
+
+def _weakref_probe_ns(result):
+    pooled = [r["create+dereference_ns"]["median"] for r in result.get("weakref_cost", [])
+              if r["implementation"] == REFERENCE]
+    return sorted(pooled)[len(pooled) // 2] if pooled else None
+
+
+def _signed_time(ns):
+    return ("−" + _time(-ns)) if ns < 0 else ("+" + _time(ns))
+
+
+def _profile_section(result, top=12):
+    """The cProfile of weakref and of the floor, when a per-op target was not met."""
+    profiles = {row["implementation"]: row for row in result.get("profile", [])}
+    missed = per_op_targets_not_met(result)
+    if REFERENCE not in profiles:
+        return "## Profile of what remains\n\n(no profile in this run)"
+    if not missed:
+        return ("## Profile of what remains\n\nEvery per-operation target this run measured is met; the "
+                "profiles of weakref and the floor are in bench.json (`profile`).")
+    parts = ["## Profile of what remains",
+             "",
+             "Per-operation targets not met in this run: " + "; ".join(
+                 f"{t['target']} = {t['value']:.3f} (limit {t['limit']})" for t in missed) + ".",
+             "",
+             f"Where the time goes: `cProfile`, run by the bench itself (group `profile`), over fwd+bwd of the "
+             f"square chain on 0-d inputs ({profiles[REFERENCE]['functions']} Functions × "
+             f"{profiles[REFERENCE]['repeats']} repetitions). cProfile's hooks slow every call, so read the "
+             "shares, not the totals. Own time per op, top entries:"]
+    for name in (REFERENCE, "minimal"):
+        profile = profiles.get(name)
+        if profile is None:
+            continue
+        total = profile["total_own_ns_per_op"]
+        rows = [[f"`{r['function']}`", r["where"], f"{r['calls_per_op']:.3g}", _time(r["own_ns_per_op"]),
+                 f"{100 * r['own_ns_per_op'] / total:.0f}%" if total else "–"]
+                for r in profile["functions_profiled"][:top]]
+        parts += ["", f"**{name}** (total own time {_time(total)} per op under the profiler)", "",
+                  _table(["function", "where", "calls per op", "own time per op", "share"], rows)]
+    if "minimal" in profiles:
+        floor_names = {r["function"] for r in profiles["minimal"]["functions_profiled"]}
+        extra = [r for r in profiles[REFERENCE]["functions_profiled"] if r["function"] not in floor_names]
+        extra_ns = sum(r["own_ns_per_op"] for r in extra)
+        parts += ["", f"Entries in weakref's profile with no namesake in the floor's: "
+                  + ", ".join(f"`{r['function']}` {_time(r['own_ns_per_op'])}" for r in extra[:8])
+                  + f" (together {_time(extra_ns)} per op of weakref's {_time(profiles[REFERENCE]['total_own_ns_per_op'])}"
+                  + f"; the floor's total is {_time(profiles['minimal']['total_own_ns_per_op'])})."]
+    parts += ["", WHY_WHAT_REMAINS]
+    return "\n".join(parts)
+
+
+# Not a result: what the variants do per op that the floor does not, and why it stays.
+WHY_WHAT_REMAINS = (
+    "Why it does not go lower: what weakref does per op beyond the floor is what the contract "
+    "(`shared/contract/`) requires of every variant: a clear error naming the Function and input for a bad "
+    "input or gradient (checked per op), `no_grad` (a Config lookup per op), operator overloading (a "
+    "conversion of the other operand), and a generation heap in backward that keeps wide graphs O(n log n) "
+    "where the floor re-sorts its whole pending list on every insert. Removing any of them fails the contract or makes a "
+    "variant read less like the book; the profile above shows which of them still costs most.")
 
 
 def _implementations_section(result):
@@ -174,26 +359,28 @@ def _implementations_section(result):
 
 def _per_op_section(result):
     parts = ["## Per-operation time\n\nTime per Function (median [interquartile range]) over all "
-             "repetitions of all rounds; × = ratio to weakref's median in this run."]
-    for elements in sorted({row["elements"] for row in result.get("per_op", [])}):
+             "repetitions of all rounds; × = ratio to weakref's median in this run. The minimal floor has "
+             "`square` only."]
+    titles = {"0-d": "0-d arrays (`np.array(1.0)`, as every example in the book)", "(1,)": "Arrays of shape (1,)"}
+    for shape in _shapes(result):
         rows = []
         for expression in EXPRESSIONS:
             for name in _ordered_implementations(result):
                 cells = [EXPRESSIONS[expression], name]
                 measured = False
                 for phase in PHASES:
-                    row = _per_op(result, name, expression, elements, phase)
+                    row = _per_op(result, name, expression, shape, phase)
                     if row is None:
                         cells += ["–", "–"]
                         continue
                     measured = True
-                    reference = _median_per_op(result, REFERENCE, expression, elements, phase)
+                    reference = _median_per_op(result, REFERENCE, expression, shape, phase)
                     cells += [_spread(row["per_function_ns"]), _x(_ratio(row["per_function_ns"]["median"], reference))]
                 if measured:
-                    row = _per_op(result, name, expression, elements, "forward")
+                    row = _per_op(result, name, expression, shape, "forward")
                     cells.append(f"{row['functions']} × {row['per_function_ns']['repeats']}")
                     rows.append(cells)
-        parts.append(f"### Arrays of {elements:,} element{'s' * (elements != 1)}\n\n" + _table(
+        parts.append(f"### {titles.get(shape, f'Arrays of shape {shape}')}\n\n" + _table(
             ["expression", "implementation", "forward", "×", "backward", "×", "fwd+bwd", "×",
              "Functions × repetitions"], rows))
     return "\n\n".join(parts)
@@ -260,12 +447,12 @@ def _teardown_section(result):
 def _method_section(result):
     plan, env = result["plan"], result["environment"]
     book = result.get("implementations", {}).get("book", {})
-    per_op = ", ".join(f"{functions} Functions on {elements}-element arrays"
-                       for elements, functions in plan["per_op_functions"].items())
+    per_op = ", ".join(f"{functions} Functions on {shape} arrays"
+                       for shape, functions in plan["per_op_functions"].items())
     return "\n".join([
         "## Method",
         "",
-        f"- Command: `{env.get('command')}`{' -- --quick' if result.get('quick') else ''}; plan `{plan['name']}`, "
+        f"- Command: `{env.get('command')}`; plan `{plan['name']}`, "
         f"run {result['started']} to {result['finished']} (UTC).",
         f"- Machine: {env.get('cpu')}, {env.get('logical_cpus')} logical CPUs, {env.get('platform')}; "
         f"Python {env.get('python')}; git commit `{env.get('git_commit')}`"
@@ -284,6 +471,11 @@ def _method_section(result):
         "ones, as the dezero packages do; PyTorch gets `backward(ones_like(y))`); fwd+bwd is their sum in the "
         "same repetition. Leaves are float64 arrays (zeros for the square chain, so that no value or gradient "
         "overflows; ones for the mix); every leaf needs a gradient.",
+        "- The minimal floor (`graphmem.bench.minimal`, kind `minimal`) is the smallest autograd that the "
+        "book's step 17 describes, written for this bench: Variable with data, grad, creator and generation; "
+        "Function holding its inputs and weak references to its outputs; Square; backward keeping pending "
+        "Functions in a list re-sorted by generation on each insert; no checks and no operators. It runs in its "
+        "own environment with the numpy that our variants get.",
         "- The cyclic collector is disabled in every timed region, and a collection runs (untimed) before "
         "each repetition: gc_only's own `collector.collect()`, so that its byte count starts at zero and it "
         "never collects inside a timed region (the collections it ran there are counted, and a parity target "
@@ -297,7 +489,11 @@ def _method_section(result):
         "- The book's package `dezero==0.0.13` runs in its own environment with numpy "
         f"{(book.get('versions') or {}).get('numpy', '1.23.5')} (it needs numpy<1.24: it uses `np.int`) and "
         "matplotlib (it imports it at import time).",
-        "- Spread: interquartile range where shown as [q1–q3]; [min–max] where repetitions are few.",
+        "- Spread: interquartile range where shown as [q1–q3]; [min–max] where repetitions are few; ratios "
+        "between implementations per op: [min–max] of the round-by-round ratios.",
+        "- Only a full run of every implementation and group writes `reports/`; `-- --quick`, `--only` or "
+        "`--group` write to `build/bench-quick/` unless `--out-dir` says otherwise, and call their figures "
+        "indicative.",
     ])
 
 
@@ -307,13 +503,16 @@ def render_markdown(result):
         if key not in result:
             raise ReportInputError(f"bench result has no {key!r} section")
     title = "# Speed: per-operation time and backward scaling against PyTorch and the book's package"
-    note = ("Generated by `python -m graphmem.bench.report` from `reports/bench.json`, written by "
-            f"`python3 -m nox -s bench{' -- --quick' if result.get('quick') else ''}`. Do not edit by hand.")
-    if result.get("quick"):
-        note += " **Quick plan**: small sizes and few repetitions; not the committed figures."
-    sections = [title, note, _targets_section(result), _implementations_section(result), _per_op_section(result),
-                _scaling_section(result), _collection_section(result), _teardown_section(result),
-                _method_section(result)]
+    note = ("Generated by `python -m graphmem.bench.report` from `bench.json`, written by "
+            f"`{result['environment'].get('command')}`. Do not edit by hand.")
+    if is_record(result):
+        note += " A full run (every implementation and group, the full plan): the committed record."
+    else:
+        note += (" **Indicative, not the record**: " + "; ".join(_not_record_because(result))
+                 + ". The committed BENCH.md comes only from a full `python3 -m nox -s bench`.")
+    sections = [title, note, _targets_section(result), _policy_cost_section(result), _profile_section(result),
+                _implementations_section(result), _per_op_section(result), _scaling_section(result),
+                _collection_section(result), _teardown_section(result), _method_section(result)]
     return "\n\n".join(sections) + "\n"
 
 
@@ -330,31 +529,45 @@ def chart_series(result):
     return series
 
 
+# Each variant its own colour, marker, line style and a small sideways shift on the log axis, so
+# that lines which coincide (strong and gc_only run the same code in backward) all stay visible.
+CHART_STYLES = {"strong": ("C0", "o", "-", 0.92), "weakref": ("C1", "s", "--", 1.0), "gc_only": ("C2", "^", ":", 1.08)}
+
+
 def write_chart(result, path):
-    """The log-log chart of backward time against graph size, as a PNG."""
+    """Backward time against graph size, a panel per graph; below, each variant relative to weakref."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    figure, axes = plt.subplots(figsize=(7, 4.5))
-    styles = {"chain": "-", "branching": "--"}
-    colours = {name: f"C{index}" for index, name in enumerate(VARIANTS)}  # one colour per variant
-    markers = dict(zip(VARIANTS, "os^"))  # and a marker, so that variants that coincide stay visible
+    figure, axes = plt.subplots(2, 2, figsize=(10, 7), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
     series = chart_series(result)
-    for label, functions, seconds in series:
-        variant, graph = label.split(", ")
-        axes.loglog(functions, seconds, styles[graph], color=colours[variant], marker=markers[variant],
-                    fillstyle="none", label=label)
-    if not series:
-        axes.text(0.5, 0.5, "no backward scaling data in this run", ha="center", transform=axes.transAxes)
-    axes.set_xlabel("graph size (Functions)")
-    axes.set_ylabel("backward() time (s), median")
-    axes.set_title("Backward time against graph size (1-element arrays)")
-    axes.grid(True, which="both", alpha=0.3)
-    if series:
-        axes.legend(fontsize="small")
+    for column, graph in enumerate(("chain", "branching")):
+        top, bottom = axes[0][column], axes[1][column]
+        reference = {f: s for label, fs, ss in series if label == f"{REFERENCE}, {graph}" for f, s in zip(fs, ss)}
+        for label, functions, seconds in series:
+            variant, series_graph = label.split(", ")
+            if series_graph != graph:
+                continue
+            colour, marker, line, shift = CHART_STYLES[variant]
+            shifted = [f * shift for f in functions]
+            top.loglog(shifted, seconds, line, color=colour, marker=marker, fillstyle="none", label=variant)
+            ratios = [(f * shift, s / reference[f]) for f, s in zip(functions, seconds) if reference.get(f)]
+            if ratios:
+                bottom.semilogx(*zip(*ratios), line, color=colour, marker=marker, fillstyle="none", label=variant)
+        top.set_title(f"{graph}: backward() time, median (1-element arrays)", fontsize="medium")
+        top.set_ylabel("seconds")
+        bottom.set_ylabel(f"× {REFERENCE}")
+        bottom.axhline(1.0, color="grey", linewidth=0.8)
+        bottom.set_xlabel("graph size (Functions); markers shifted sideways to stay apart")
+        for ax in (top, bottom):
+            ax.grid(True, which="both", alpha=0.3)
+            if any(not line.get_label().startswith("_") for line in ax.get_lines()):
+                ax.legend(fontsize="small")
+        if not top.get_lines():
+            top.text(0.5, 0.5, "no backward scaling data in this run", ha="center", transform=top.transAxes)
     figure.tight_layout()
     png = io.BytesIO()
-    figure.savefig(png, format="png", dpi=110)
+    figure.savefig(png, format="png", dpi=100)
     plt.close(figure)
     write_atomically(path, png.getvalue())
 

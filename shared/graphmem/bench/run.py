@@ -1,25 +1,31 @@
 """Speed of the three variants against PyTorch and the book's package: the measuring harness.
 
 Two commands:
-  python -m graphmem.bench measure --kind ours|book|torch --group GROUP [--quick] --out PART.json
+  python -m graphmem.bench measure --kind KIND --group GROUP [--quick] --out PART.json
       measures one group in this interpreter (one process per implementation and per group,
       because ours and the book's package are both `dezero`, and collector settings are global);
-  python -m graphmem.bench run --envs DIR [--quick] [--out-dir reports]
+  python -m graphmem.bench run --envs DIR [--quick] [--only NAME ...] [--group GROUP ...] [--out-dir DIR]
       reads the environment records that `nox -s bench` wrote into DIR (one JSON per
       implementation: its interpreter, or why it is unavailable), runs `measure` in each,
       interleaving the per-operation rounds across implementations so that drift in the
       machine's load falls on all of them alike, then writes bench.json and renders BENCH.md.
 
+Only a full run (the full plan, every implementation, every group) is the record: it goes to
+reports/. A quick or partial run goes to build/bench-quick/ unless --out-dir says otherwise,
+and its report calls itself indicative wherever it is written.
+
 All times are time.perf_counter_ns() around the timed region, with the cyclic collector
 disabled there except where a collection is what is measured.
 """
 import argparse
+import cProfile
 import contextlib
 import datetime
 import gc
 import json
 import os
 import platform
+import pstats
 import resource
 import statistics
 import subprocess
@@ -31,15 +37,20 @@ import weakref
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from graphmem.checkout import cpu_name, git
+from graphmem.checkout import ROOT, cpu_name, git
 from graphmem.atomic_files import write_json_atomically
 from graphmem.adapters import KINDS, make_adapter, process_environment
 from graphmem.workloads.bench import GRAPHS, binary_mix, square_chain
 
-GROUPS = ("per_op", "scaling", "collection", "teardown")
-# Which groups each kind of implementation runs: the peers only take part in per-operation time.
-GROUPS_FOR_KIND = {"ours": GROUPS, "book": ("per_op",), "torch": ("per_op",)}
+GROUPS = ("per_op", "scaling", "collection", "teardown", "profile")
+# Which groups each kind of implementation runs: the peers only take part in per-operation time;
+# the floor is also profiled, to set against weakref's profile.
+GROUPS_FOR_KIND = {"ours": GROUPS, "book": ("per_op",), "torch": ("per_op",), "minimal": ("per_op", "profile")}
+PROFILED = ("weakref", "minimal")  # the profile group runs for these implementations only
 EXPRESSIONS = ("square_chain", "binary_mix")
+# The per-operation inputs: 0-d as every example in the book, (1,), and a mid size where numpy's
+# own work starts to count. Labels are the keys of the plans and of the result rows.
+SHAPES = {"0-d": (), "(1,)": (1,), "(1000,)": (1000,)}
 PHASES = ("forward", "backward", "forward+backward")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 MEASURE_TIMEOUT_S = 1800
@@ -54,7 +65,7 @@ class Plan:
     """Sizes and repetitions of one bench run."""
 
     name: str
-    per_op_functions: dict  # array elements -> Functions in the chain
+    per_op_functions: dict  # shape label (a key of SHAPES) -> Functions in the chain
     per_op_repeats: int
     warmup: int
     rounds: int  # per-operation processes per implementation, interleaved across implementations
@@ -62,22 +73,27 @@ class Plan:
     collection_repeats: dict  # graph size -> repetitions
     teardown_functions: int
     teardown_repeats: int
+    profile_functions: int  # the square chain on 0-d inputs, built and backpropagated under cProfile
+    profile_repeats: int
 
 
 PLANS = {
-    "full": Plan("full", {1: 1000, 10_000: 200}, per_op_repeats=20, warmup=3, rounds=3,
+    "full": Plan("full", {"0-d": 1000, "(1,)": 1000, "(1000,)": 200}, per_op_repeats=20, warmup=3, rounds=5,
                  scaling_repeats={10**3: 15, 10**4: 9, 10**5: 5, 10**6: 2},
                  collection_repeats={10**3: 15, 10**4: 7, 10**5: 3, 10**6: 1},
-                 teardown_functions=10**5, teardown_repeats=5),
-    "quick": Plan("quick", {1: 400, 10_000: 40}, per_op_repeats=5, warmup=1, rounds=1,
+                 teardown_functions=10**5, teardown_repeats=5, profile_functions=1000, profile_repeats=20),
+    "quick": Plan("quick", {"0-d": 400, "(1,)": 400, "(1000,)": 40}, per_op_repeats=5, warmup=1, rounds=2,
                   scaling_repeats={10**3: 5, 10**4: 3, 10**5: 1},
                   collection_repeats={10**3: 3, 10**4: 2, 10**5: 1},
-                  teardown_functions=10**5, teardown_repeats=2),
+                  teardown_functions=10**5, teardown_repeats=2, profile_functions=400, profile_repeats=5),
     # The smallest sizes, for the test suite: proves the code runs, measures nothing useful.
-    "smoke": Plan("smoke", {1: 8, 10_000: 4}, per_op_repeats=2, warmup=1, rounds=1,
+    "smoke": Plan("smoke", {"0-d": 8, "(1,)": 8, "(1000,)": 4}, per_op_repeats=2, warmup=1, rounds=1,
                   scaling_repeats={10: 2, 100: 1}, collection_repeats={10: 2, 100: 1},
-                  teardown_functions=100, teardown_repeats=2),
+                  teardown_functions=100, teardown_repeats=2, profile_functions=8, profile_repeats=2),
 }
+RECORD_PLAN = "full"
+RECORD_DIR = ROOT / "reports"  # where the record goes: only a full run of everything
+SCRATCH_DIR = ROOT / "build" / "bench-quick"  # where every other run goes unless --out-dir says otherwise
 
 
 def summarize(samples_ns, per=1):
@@ -129,26 +145,70 @@ def time_forward_backward(ops, make_leaves, build, repeats, warmup):
     return forward, backward, collections
 
 
+def expressions_of(ops):
+    """The expressions an implementation can build: the floor has no binary operators."""
+    return [e for e in EXPRESSIONS if e != "binary_mix" or ops.add is not None]
+
+
 def measure_per_op(ops, plan):
-    """Forward, backward and both, per Function, on the square chain and the binary mix."""
+    """Forward, backward and both, per Function, on the square chain and the binary mix, per shape."""
     rows = []
-    for elements, functions in plan.per_op_functions.items():
+    for label, functions in plan.per_op_functions.items():
+        shape = SHAPES[label]
         workloads = {
-            "square_chain": (lambda e=elements: (ops.leaf(e, 0.0),),
+            "square_chain": (lambda s=shape: (ops.leaf(s, 0.0),),
                              lambda x, n=functions: square_chain(ops, x, n)),
-            "binary_mix": (lambda e=elements: (ops.leaf(e, 1.0), ops.leaf(e, 1.0)),
+            "binary_mix": (lambda s=shape: (ops.leaf(s, 1.0), ops.leaf(s, 1.0)),
                            lambda x, c, n=functions: binary_mix(ops, x, c, n)),
         }
-        for expression in EXPRESSIONS:
+        for expression in expressions_of(ops):
             make_leaves, build = workloads[expression]
             forward, backward, collections = time_forward_backward(
                 ops, make_leaves, build, plan.per_op_repeats, plan.warmup)
             both = [f + b for f, b in zip(forward, backward)]
             for phase, samples in zip(PHASES, (forward, backward, both)):
-                rows.append({"expression": expression, "elements": elements, "functions": functions,
-                             "phase": phase, "samples_ns": samples, "collections": collections,
-                             "per_function_ns": summarize(samples, functions)})
+                rows.append({"expression": expression, "shape": label, "elements": _elements(shape),
+                             "functions": functions, "phase": phase, "samples_ns": samples,
+                             "collections": collections, "per_function_ns": summarize(samples, functions)})
     return rows
+
+
+def _elements(shape):
+    count = 1
+    for extent in shape:
+        count *= extent
+    return count
+
+
+def measure_weakref_cost(ops, plan, objects=10_000):
+    """What the weakref policy adds per output, alone: weakref.ref(output) in forward, ref() in backward.
+
+    Timed on fresh objects of this implementation's Variable class (a ref to an object that
+    already has one is reused, which would flatter it), minus the same loops without the
+    weakref calls, in this process and alongside its per-operation rows.
+    """
+    create, dereference = [], []
+    ref = weakref.ref
+    with collector_disabled():
+        for _ in range(plan.warmup + plan.per_op_repeats):
+            targets = [ops.leaf((), 0.0) for _ in range(objects)]
+            t0 = time.perf_counter_ns()
+            refs = [ref(v) for v in targets]
+            t1 = time.perf_counter_ns()
+            baseline = [v for v in targets]
+            t2 = time.perf_counter_ns()
+            dereferenced = [r() for r in refs]
+            t3 = time.perf_counter_ns()
+            baseline = [r for r in refs]
+            t4 = time.perf_counter_ns()
+            create.append(max(0, (t1 - t0) - (t2 - t1)))
+            dereference.append(max(0, (t3 - t2) - (t4 - t3)))
+            del targets, refs, baseline, dereferenced
+    create, dereference = create[plan.warmup:], dereference[plan.warmup:]
+    both = [c + d for c, d in zip(create, dereference)]
+    return {"objects": objects, "create_ns": summarize(create, objects),
+            "dereference_ns": summarize(dereference, objects), "create+dereference_ns": summarize(both, objects),
+            "samples_ns": both}
 
 
 def measure_scaling(ops, plan):
@@ -258,8 +318,48 @@ def measure_teardown(ops, plan):
              "freed_by_drop": all(freed_by_drop)}]
 
 
+def measure_profile(ops, plan, top=25):
+    """cProfile of the square chain on 0-d inputs, forward and backward: where the time per op goes.
+
+    cProfile's own hooks slow every call, so its times are for the shares, not the totals.
+    """
+    profiler = cProfile.Profile()
+    with collector_disabled():
+        for _ in range(plan.profile_repeats):
+            ops.collect_garbage()
+            x = ops.leaf((), 0.0)
+            profiler.enable()
+            ops.backward(square_chain(ops, x, plan.profile_functions))
+            profiler.disable()
+            del x
+    ops.collect_garbage()
+    operations = plan.profile_functions * plan.profile_repeats
+    stats = pstats.Stats(profiler).stats
+    rows = []
+    for (file, line, function), (_, calls, total, cumulative, _) in stats.items():
+        if any(part in file for part in HARNESS_FILES) or "_lsprof.Profiler" in function:
+            continue  # the bench's own workload and adapter, and the profiler: not the autograd's time
+        rows.append({"function": function, "where": _short_location(file, line), "calls_per_op": calls / operations,
+                     "own_ns_per_op": total * 1e9 / operations, "cumulative_ns_per_op": cumulative * 1e9 / operations})
+    rows.sort(key=lambda r: r["own_ns_per_op"], reverse=True)
+    return [{"shape": "0-d", "expression": "square_chain", "functions": plan.profile_functions,
+             "repeats": plan.profile_repeats, "profiler": "cProfile",
+             "total_own_ns_per_op": sum(r["own_ns_per_op"] for r in rows), "functions_profiled": rows[:top]}]
+
+
+HARNESS_FILES = (str(Path("graphmem", "workloads")), str(Path("graphmem", "adapters")))
+
+
+def _short_location(file, line):
+    """A profile entry's place: the module file's last two parts, or CPython's own for builtins."""
+    if file == "~":
+        return "built-in"
+    parts = Path(file).parts
+    return f"{'/'.join(parts[-2:])}:{line}"
+
+
 MEASUREMENTS = {"per_op": measure_per_op, "scaling": measure_scaling, "collection": measure_collection,
-                "teardown": measure_teardown}
+                "teardown": measure_teardown, "profile": measure_profile}
 
 
 def measure(kind, group, plan):
@@ -270,10 +370,13 @@ def measure(kind, group, plan):
     ops = make_adapter(kind)
     started = time.perf_counter()
     rows = MEASUREMENTS[group](ops, plan)
-    return {"implementation": ops.name, "kind": kind, "group": group, "plan": plan.name,
+    part = {"implementation": ops.name, "kind": kind, "group": group, "plan": plan.name,
             "versions": ops.versions(), "process": process_environment(),
             "seconds": time.perf_counter() - started,
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "rows": rows}
+    if group == "per_op" and kind == "ours":
+        part["weakref_cost"] = measure_weakref_cost(ops, plan)
+    return part
 
 
 # --- Files --------------------------------------------------------------------------
@@ -310,8 +413,9 @@ def _run_measure(record, group, plan, parts_dir, label):
     except (OSError, subprocess.TimeoutExpired) as error:
         return None, f"{group} could not run: {error}"
     if done.returncode != 0:
-        tail = "\n".join(done.stderr.strip().splitlines()[-6:])
-        return None, f"{group} exited with code {done.returncode}: {tail}"
+        # The last line of a traceback is the error itself; it must fit in one table cell of the report.
+        last = (done.stderr.strip().splitlines() or ["(no output on stderr)"])[-1].strip()
+        return None, f"{group} exited with code {done.returncode}: {last}"
     return json.loads(out.read_text(encoding="utf-8")), None
 
 
@@ -323,22 +427,27 @@ def _measure_environment():
     return env
 
 
-def machine_environment():
-    """The machine and checkout a run measured on."""
-    status = git("status", "--porcelain", "--untracked-files=no", "--", "variants", "shared/graphmem/bench", "shared/graphmem/adapters", "shared/graphmem/workloads")
+def machine_environment(command="python3 -m nox -s bench"):
+    """The machine and checkout a run measured on, and the command that measured it."""
+    status = git("status", "--porcelain", "--untracked-files=no", "--", "variants", "shared/graphmem/bench",
+                 "shared/graphmem/adapters", "shared/graphmem/workloads")
     return {"cpu": cpu_name(), "logical_cpus": os.cpu_count(), "platform": platform.platform(),
             "python": sys.version.split()[0], "git_commit": git("rev-parse", "HEAD"),
             "git_dirty_variants_or_bench": bool(status) if status is not None else None,
             "threads": {**{name: "1" for name in THREAD_VARIABLES}, "torch.set_num_threads": 1},
-            "timer": "time.perf_counter_ns", "command": "python3 -m nox -s bench",
+            "timer": "time.perf_counter_ns", "command": command,
             "load_average_at_end": [round(load, 2) for load in os.getloadavg()]}
 
 
-def run(records, plan, parts_dir, log=print):
-    """Every available implementation measured, per-operation rounds interleaved; a result dict."""
+def run(records, plan, parts_dir, groups=GROUPS, subset=(), command="python3 -m nox -s bench", log=print):
+    """Every available implementation measured, per-operation rounds interleaved; a result dict.
+
+    `groups` may be a subset of GROUPS and `records` a subset of the implementations, described
+    in `subset`; the result says whether it is the record (the full plan and no subset).
+    """
     started = datetime.datetime.now(datetime.timezone.utc)
     load_at_start = [round(load, 2) for load in os.getloadavg()]
-    implementations, rows = {}, {group: [] for group in GROUPS}
+    implementations, rows, weakref_costs = {}, {group: [] for group in GROUPS}, []
     for name, record in records.items():
         entry = {"kind": record["kind"], "note": record.get("note")}
         if "unavailable" in record:
@@ -350,7 +459,7 @@ def run(records, plan, parts_dir, log=print):
     runnable = sorted((name for name, entry in implementations.items() if entry["status"] == "ok"),
                       key=lambda name: (records[name]["kind"] != "ours", name))
 
-    def take(name, group, label):
+    def take(name, group, label, round_index=0):
         part, failure = _run_measure(records[name], group, plan, parts_dir, label)
         entry = implementations[name]
         if failure:
@@ -359,41 +468,53 @@ def run(records, plan, parts_dir, log=print):
             return
         entry["versions"] = part["versions"]
         entry["peak_rss_mib"][group] = max(entry["peak_rss_mib"].get(group, 0), part["peak_rss_mib"])
-        rows[group] += [{"implementation": name, **row} for row in part["rows"]]
+        rows[group] += [{"implementation": name, "round": round_index, **row} for row in part["rows"]]
+        if "weakref_cost" in part:
+            weakref_costs.append({"implementation": name, "round": round_index, **part["weakref_cost"]})
 
-    for round_index in range(plan.rounds):
-        shift = round_index % max(1, len(runnable))
-        for name in runnable[shift:] + runnable[:shift]:
-            take(name, "per_op", f"{name}-per_op-{round_index}")
-    for group in GROUPS[1:]:
+    if "per_op" in groups:
+        for round_index in range(plan.rounds):
+            shift = round_index % max(1, len(runnable))
+            for name in runnable[shift:] + runnable[:shift]:
+                take(name, "per_op", f"{name}-per_op-{round_index}", round_index)
+    for group in (g for g in GROUPS[1:] if g in groups):
         for name in runnable:
-            if group in GROUPS_FOR_KIND[records[name]["kind"]]:
+            if group in GROUPS_FOR_KIND[records[name]["kind"]] and (group != "profile" or name in PROFILED):
                 take(name, group, f"{name}-{group}")
     for name in runnable:
         entry = implementations[name]
         if entry["failures"] and not any(r["implementation"] == name for g in rows.values() for r in g):
-            entry.update(status="failed", reason="; ".join(entry["failures"]))
+            entry.update(status="failed", reason="; ".join(dict.fromkeys(entry["failures"])))
     finished = datetime.datetime.now(datetime.timezone.utc)
-    environment = machine_environment()
+    environment = machine_environment(command)
     environment["load_average_at_start"] = load_at_start
-    return {"format": "graphmem-bench/1", "plan": asdict(plan), "quick": plan.name != "full",
+    subset = list(subset)
+    return {"format": "graphmem-bench/2", "plan": asdict(plan), "quick": plan.name != RECORD_PLAN,
+            "subset": subset, "record": plan.name == RECORD_PLAN and not subset,
             "started": started.isoformat(timespec="seconds"), "finished": finished.isoformat(timespec="seconds"),
             "environment": environment, "implementations": implementations,
-            "per_op": _merge_per_op(rows["per_op"]), "scaling": rows["scaling"],
-            "collection": rows["collection"], "teardown": rows["teardown"]}
+            "per_op": _merge_per_op(rows["per_op"]), "weakref_cost": weakref_costs, "scaling": rows["scaling"],
+            "collection": rows["collection"], "teardown": rows["teardown"], "profile": rows["profile"]}
 
 
 def _merge_per_op(rows):
-    """Rounds of the same implementation and case pooled into one row of samples."""
+    """Rounds of the same implementation and case pooled into one row of samples.
+
+    Each round's own median per Function is kept too: a ratio between two implementations is
+    then taken round by round, and its spread over the rounds is the spread between processes.
+    """
     merged = {}
     for row in rows:
-        key = (row["implementation"], row["expression"], row["elements"], row["phase"])
+        key = (row["implementation"], row["expression"], row["shape"], row["phase"])
+        round_median = summarize(row["samples_ns"], row["functions"])["median"]
         if key in merged:
             merged[key]["samples_ns"] += row["samples_ns"]
             merged[key]["collections"] += row["collections"]
             merged[key]["rounds"] += 1
+            merged[key]["round_medians_ns"][str(row["round"])] = round_median
         else:
-            merged[key] = {**row, "samples_ns": list(row["samples_ns"]), "rounds": 1}
+            merged[key] = {**{k: v for k, v in row.items() if k != "round"}, "samples_ns": list(row["samples_ns"]),
+                           "rounds": 1, "round_medians_ns": {str(row["round"]): round_median}}
     for row in merged.values():
         row["per_function_ns"] = summarize(row["samples_ns"], row["functions"])
     return list(merged.values())
@@ -406,12 +527,44 @@ def _plan_from(args):
     return PLANS["quick" if args.quick else (args.plan or "full")]
 
 
+def select(records, only, groups):
+    """The records and groups a run measures, and a description of what it leaves out."""
+    subset = []
+    if only:
+        unknown = sorted(set(only) - set(records))
+        if unknown:
+            raise BenchInputError(f"--only names {', '.join(unknown)}, which have no environment record; "
+                                  f"known: {', '.join(sorted(records))}")
+        records = {name: record for name, record in records.items() if name in only}
+        subset.append(f"implementations {', '.join(records)} only")
+    groups = tuple(g for g in GROUPS if g in groups) if groups else GROUPS
+    if groups != GROUPS:
+        subset.append(f"groups {', '.join(groups)} only")
+    return records, groups, subset
+
+
+def output_folder(out_dir, plan, subset):
+    """Where a run's files go: --out-dir if given, else the record's folder for a full run of
+    everything and the scratch folder for any other, so that a quick look never replaces the record."""
+    if out_dir is not None:
+        return Path(out_dir)
+    return RECORD_DIR if plan.name == RECORD_PLAN and not subset else SCRATCH_DIR
+
+
+def command_line(args):
+    """The nox command that reproduces this run, as the report quotes it."""
+    options = (["--quick"] if args.quick else []) + ([f"--plan {args.plan}"] if args.plan else []) \
+        + [f"--only {name}" for name in args.only or ()] + [f"--group {g}" for g in args.group or ()] \
+        + ([f"--out-dir {args.out_dir}"] if args.out_dir is not None else [])
+    return "python3 -m nox -s bench" + (" -- " + " ".join(options) if options else "")
+
+
 def parse_arguments(argv):
     parser = argparse.ArgumentParser(prog="python -m graphmem.bench", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     for command in ("measure", "run"):
         sub = commands.add_parser(command)
-        sub.add_argument("--quick", action="store_true", help="the one-minute plan")
+        sub.add_argument("--quick", action="store_true", help="the one-minute plan (not the record)")
         sub.add_argument("--plan", choices=sorted(PLANS), help="sizes and repetitions (default: full)")
     measure_cmd = commands.choices["measure"]
     measure_cmd.add_argument("--kind", required=True, choices=KINDS)
@@ -419,7 +572,13 @@ def parse_arguments(argv):
     measure_cmd.add_argument("--out", required=True, type=Path)
     run_cmd = commands.choices["run"]
     run_cmd.add_argument("--envs", required=True, type=Path, help="folder of environment records")
-    run_cmd.add_argument("--out-dir", type=Path, default=Path("reports"), help="where bench.json and BENCH.md go")
+    run_cmd.add_argument("--only", action="append", metavar="NAME",
+                         help="measure this implementation only (repeatable; a subset is not the record)")
+    run_cmd.add_argument("--group", action="append", choices=GROUPS,
+                         help="measure this group only (repeatable; a subset is not the record)")
+    run_cmd.add_argument("--out-dir", type=Path, default=None,
+                         help=f"where bench.json, BENCH.md and the chart go (default: {RECORD_DIR} for a full "
+                              f"run of everything, else {SCRATCH_DIR})")
     return parser.parse_args(argv)
 
 
@@ -430,16 +589,19 @@ def main(argv=None):
         if args.command == "measure":
             write_json_atomically(args.out, measure(args.kind, args.group, plan))
             return 0
-        records = read_environment_records(args.envs)
+        records, groups, subset = select(read_environment_records(args.envs), args.only, args.group)
+        out_dir = output_folder(args.out_dir, plan, subset)
+        print(f"bench: plan {plan.name}, {', '.join(subset) or 'everything'}: writing to {out_dir}"
+              + ("" if plan.name == RECORD_PLAN and not subset else " (indicative, not the record)"), flush=True)
         with tempfile.TemporaryDirectory(prefix="bench-parts-") as parts:
-            result = run(records, plan, parts)
+            result = run(records, plan, parts, groups, subset, command_line(args))
     except BenchInputError as error:
         print(f"bench: error: {error}", file=sys.stderr)
         return 2
     from graphmem.bench.report import write_report  # matplotlib only where the report is drawn
-    json_path = args.out_dir / "bench.json"
+    json_path = out_dir / "bench.json"
     write_json_atomically(json_path, result)
-    written = write_report(result, args.out_dir)
+    written = write_report(result, out_dir)
     for path in (json_path, *written):
         print(f"bench: wrote {path}")
     failed = [n for n, e in result["implementations"].items() if e["status"] == "failed" or e.get("failures")]
