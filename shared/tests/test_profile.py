@@ -1,5 +1,7 @@
 """The profile driver and harness: a tiny end-to-end profile, the ceiling, selection errors,
-and the summary's atomic merge. Runs against whichever variant this environment has."""
+and the summary's atomic merge. Runs against whichever variant this environment has.
+Fault injection (bad results, killed children, interrupts, read-only reports/) is in
+test_profile_faults.py."""
 import json
 import os
 import sys
@@ -18,11 +20,15 @@ SCHEMA = json.loads(SCHEMA_PATH.read_text())
 VARIANT = dezero.VARIANT
 
 
-def run_profile(tmp_path, *args):
-    """The driver on this interpreter's variant, writing under tmp_path; returns (exit status, summary)."""
+def run_profile(tmp_path, *args, interpreter=sys.executable):
+    """The driver on this interpreter's variant, writing under tmp_path; returns (exit status, summary).
+
+    Without a report (--no-report) and with 2 timing processes unless the test says otherwise: quick."""
+    defaults = [] if "--timing-processes" in args else ["--timing-processes", "2"]
     status = profile.main([
-        "--variant", VARIANT, "--interpreter", f"{VARIANT}={sys.executable}",
-        "--reports", str(tmp_path / "reports"), "--captures", str(tmp_path / "captures"), *args])
+        "--variant", VARIANT, "--interpreter", f"{VARIANT}={interpreter}", "--no-report", *defaults,
+        "--reports", str(tmp_path / "reports"), "--captures", str(tmp_path / "captures"),
+        "--logs", str(tmp_path / "logs"), *args])
     summary_path = tmp_path / "reports" / "summary.json"
     return status, json.loads(summary_path.read_text()) if summary_path.exists() else None
 
@@ -46,11 +52,21 @@ def test_smoke_profile_of_one_tiny_workload(tmp_path):
         assert path.is_file() and path.stat().st_size > 0
         if path.suffix == ".html":
             assert profile.remote_references(path) == []
-    assert (tmp_path / "reports" / VARIANT / "seed_loop-off.flamegraph.html").is_file()
+    # not the default parameters, so not the default run's file names
+    assert (tmp_path / "reports" / VARIANT / "seed_loop-off-iterations3-size1000.flamegraph.html").is_file()
+    assert not (tmp_path / "reports" / VARIANT / "seed_loop-off.flamegraph.html").exists()
+    # the memory-over-time line ends after the final collection, past the workload's own end
+    assert run["snapshots"][-1]["t"] >= run["wall_seconds"]
+    timing = run["timing"]
+    assert timing["processes"] == 2 and timing["memray"] is False
+    assert len(timing["wall_seconds"]["samples"]) == 2
+    assert timing["wall_seconds"]["min"] <= timing["wall_seconds"]["median"] <= timing["wall_seconds"]["max"]
     assert list((tmp_path / "captures").rglob("*.bin")), "the raw capture stays out of reports/"
     assert not list((tmp_path / "reports").rglob("*.bin"))
-    environment = summary["environment"]
-    assert environment["numpy"] and environment["memray"] and environment["git_commit"]
+    provenance = run["provenance"]
+    assert provenance["numpy"] and provenance["memray"] and provenance["git_commit"]
+    assert sys.executable not in provenance["command"], "--interpreter paths are not part of the command"
+    assert run["failures"] == []
 
 
 def test_a_run_past_its_ceiling_is_recorded_not_crashed(tmp_path):
@@ -79,6 +95,8 @@ def test_a_failed_run_is_recorded_and_earlier_runs_stay(tmp_path):
     runs = {run["workload"]: run for run in summary["runs"].values()}
     assert runs["seed_loop"]["status"] == "failed"
     assert "timed out" in runs["seed_loop"]["reason"]
+    [failure] = runs["seed_loop"]["failures"]
+    assert "timed out" in failure["reason"] and failure["log"]
     assert runs["no_grad_loop"]["status"] == "ok"
 
 
@@ -135,7 +153,8 @@ def test_selection_narrows_the_matrix():
 
 
 def test_recorded_command_leaves_out_what_the_session_adds():
-    argv = ["--env-dir", "/x/.nox", "--requirement=memray>=1.13", "--requirement", "jsonschema", "--variant", "strong"]
+    argv = ["--env-dir", "/x/.nox", "--requirement=memray>=1.13", "--requirement", "jsonschema", "--variant", "strong",
+            "--interpreter", "strong=/home/me/venv/bin/python", "--interpreter=weakref=/opt/py"]
     assert profile.user_command(argv) == "python3 -m nox -s profile -- --variant strong"
     assert profile.user_command([]) == "python3 -m nox -s profile"
 
@@ -147,32 +166,89 @@ def test_sizes_parse(text, size):
 
 
 # --- the summary -------------------------------------------------------------------
-def record(run_id, peak):
+PROVENANCE = {"python": "3", "numpy": "2", "memray": "1", "platform": "p", "cpu": "c", "git_commit": "g",
+              "git_dirty": False, "PYTHONMALLOC": None, "command": "first"}
+GOOD_FIELDS = {"peak_ratio_to_bound": 1.25, "total_allocations": 3, "total_bytes_allocated": 100, "wall_seconds": 0.1,
+               "gc": {"runs": [0, 0, 0], "seconds": [0.0, 0.0, 0.0]}, "held_bytes_at_return": 0,
+               "held_bytes_after_collect": 0, "iterations_completed": 1}
+
+
+def record(run_id, peak, command="first", commit="g", measured_at="2026-01-01T00:00:00+00:00"):
     variant, workload, mode = run_id.split("/")[:3]
     return {"id": run_id, "variant": variant, "workload": workload, "mode": mode, "params": {"size": 1},
             "gc_budget": None, "status": "ok", "reason": None, "live_set_bound_bytes": 8,
-            "peak_heap_bytes": peak, "measured_at": "2026-01-01T00:00:00+00:00"}
+            "peak_heap_bytes": peak, **GOOD_FIELDS, "files": {}, "measured_at": measured_at,
+            "provenance": {**PROVENANCE, "command": command, "git_commit": commit}}
 
 
-ENVIRONMENT = {"python": "3", "numpy": "2", "memray": "1", "platform": "p", "cpu": "c", "git_commit": "g",
-               "PYTHONMALLOC": None}
+def failed(run_id, reason, at="2026-01-02T00:00:00+00:00"):
+    variant, workload, mode = run_id.split("/")[:3]
+    base = {"id": run_id, "variant": variant, "workload": workload, "mode": mode, "params": {"size": 1},
+            "gc_budget": None, "live_set_bound_bytes": 8, "provenance": PROVENANCE}
+    record = profile.failed_record(base, reason, "build/profile-logs/x.log")
+    record["measured_at"] = record["failure"]["at"] = at
+    return record
 
 
-def test_rerun_of_a_subset_replaces_only_its_runs(tmp_path):
+def test_rerun_of_a_subset_replaces_only_its_runs_and_keeps_each_runs_provenance(tmp_path):
     path = tmp_path / "summary.json"
     profile.merge_runs(path, {"strong/a/auto/size=1": record("strong/a/auto/size=1", 10),
-                              "weakref/a/auto/size=1": record("weakref/a/auto/size=1", 20)}, "first", ENVIRONMENT)
-    profile.merge_runs(path, {"strong/a/auto/size=1": record("strong/a/auto/size=1", 11)}, "second", ENVIRONMENT)
+                              "weakref/a/auto/size=1": record("weakref/a/auto/size=1", 20)})
+    profile.merge_runs(path, {"strong/a/auto/size=1": record("strong/a/auto/size=1", 11, "second", "h")})
     summary = json.loads(path.read_text())
     jsonschema.validate(summary, SCHEMA)
-    assert summary["command"] == "second"
+    assert "command" not in summary and "environment" not in summary
     assert summary["runs"]["strong/a/auto/size=1"]["peak_heap_bytes"] == 11
+    assert summary["runs"]["strong/a/auto/size=1"]["provenance"]["command"] == "second"
     assert summary["runs"]["weakref/a/auto/size=1"]["peak_heap_bytes"] == 20
+    assert summary["runs"]["weakref/a/auto/size=1"]["provenance"] == PROVENANCE, "not relabelled by the rerun"
+
+
+def test_a_failed_attempt_is_kept_beside_the_good_record_never_over_it(tmp_path):
+    path = tmp_path / "summary.json"
+    run_id = "strong/a/auto/size=1"
+    profile.merge_runs(path, {run_id: record(run_id, 10)})
+    profile.merge_runs(path, {run_id: failed(run_id, "timed out after 0.5 s")})
+    profile.merge_runs(path, {run_id: failed(run_id, "exited with status 1", at="2026-01-03T00:00:00+00:00")})
+    kept = json.loads(path.read_text())["runs"][run_id]
+    assert kept["status"] == "ok" and kept["peak_heap_bytes"] == 10
+    assert kept["measured_at"] == "2026-01-01T00:00:00+00:00"
+    assert [f["reason"] for f in kept["failures"]] == ["timed out after 0.5 s", "exited with status 1"]
+    assert kept["failures"][0]["log"] == "build/profile-logs/x.log"
+    # a later good measurement replaces the record; the failures stay listed
+    profile.merge_runs(path, {run_id: record(run_id, 12, measured_at="2026-01-04T00:00:00+00:00")})
+    kept = json.loads(path.read_text())["runs"][run_id]
+    assert kept["peak_heap_bytes"] == 12 and len(kept["failures"]) == 2
+
+
+def test_a_run_that_never_succeeded_keeps_a_failed_record(tmp_path):
+    path = tmp_path / "summary.json"
+    run_id = "strong/a/auto/size=1"
+    profile.merge_runs(path, {run_id: failed(run_id, "first")})
+    profile.merge_runs(path, {run_id: failed(run_id, "second")})
+    kept = json.loads(path.read_text())["runs"][run_id]
+    jsonschema.validate(json.loads(path.read_text()), SCHEMA)
+    assert kept["status"] == "failed" and kept["reason"] == "second"
+    assert [f["reason"] for f in kept["failures"]] == ["first", "second"]
+
+
+def test_a_schema_1_summary_is_migrated_with_its_environment_on_every_run(tmp_path):
+    path = tmp_path / "summary.json"
+    old = record("strong/a/auto/size=1", 10)
+    old.pop("provenance")
+    environment = {key: value for key, value in PROVENANCE.items() if key != "command"}
+    path.write_text(json.dumps({"schema_version": 1, "command": "old command", "environment": environment,
+                                "workloads": {}, "runs": {old["id"]: old}}))
+    profile.merge_runs(path, {"weakref/a/auto/size=1": record("weakref/a/auto/size=1", 20, "new")})
+    summary = json.loads(path.read_text())
+    assert summary["schema_version"] == 2
+    assert summary["runs"]["strong/a/auto/size=1"]["provenance"] == {**environment, "command": "old command"}
+    assert summary["runs"]["weakref/a/auto/size=1"]["provenance"]["command"] == "new"
 
 
 def test_an_interrupted_write_leaves_the_old_summary_whole(tmp_path, monkeypatch):
     path = tmp_path / "summary.json"
-    profile.merge_runs(path, {"strong/a/auto/size=1": record("strong/a/auto/size=1", 10)}, "first", ENVIRONMENT)
+    profile.merge_runs(path, {"strong/a/auto/size=1": record("strong/a/auto/size=1", 10)})
     before = path.read_bytes()
 
     class DiskFullOs:
@@ -186,7 +262,7 @@ def test_an_interrupted_write_leaves_the_old_summary_whole(tmp_path, monkeypatch
 
     monkeypatch.setattr(atomic_files, "os", DiskFullOs())
     with pytest.raises(OSError):
-        profile.merge_runs(path, {"strong/b/auto/size=1": record("strong/b/auto/size=1", 5)}, "second", ENVIRONMENT)
+        profile.merge_runs(path, {"strong/b/auto/size=1": record("strong/b/auto/size=1", 5)})
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["summary.json"], "no temporary file is left behind"
 
@@ -196,14 +272,14 @@ def test_an_invalid_summary_is_not_written(tmp_path):
     bad = record("strong/a/auto/size=1", 10)
     bad["status"] = "fine"
     with pytest.raises(jsonschema.ValidationError):
-        profile.merge_runs(path, {bad["id"]: bad}, "first", ENVIRONMENT)
+        profile.merge_runs(path, {bad["id"]: bad})
     assert not path.exists()
 
 
 def test_an_unreadable_summary_is_kept_aside(tmp_path):
     path = tmp_path / "summary.json"
     path.write_text("{ half a file")
-    profile.merge_runs(path, {"strong/a/auto/size=1": record("strong/a/auto/size=1", 10)}, "first", ENVIRONMENT)
+    profile.merge_runs(path, {"strong/a/auto/size=1": record("strong/a/auto/size=1", 10)})
     kept = [p for p in tmp_path.iterdir() if p.name.startswith("summary.json.unreadable-")]
     assert len(kept) == 1 and kept[0].read_text() == "{ half a file"
     assert json.loads(path.read_text())["runs"]
@@ -241,5 +317,5 @@ def test_remote_scripts_are_detected(tmp_path):
 
 def test_summary_files_are_readable_by_everyone(tmp_path):
     path = tmp_path / "summary.json"
-    profile.merge_runs(path, {"strong/a/auto/size=1": record("strong/a/auto/size=1", 10)}, "first", ENVIRONMENT)
+    profile.merge_runs(path, {"strong/a/auto/size=1": record("strong/a/auto/size=1", 10)})
     assert path.stat().st_mode & 0o777 == 0o666 & ~atomic_files.UMASK

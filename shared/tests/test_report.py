@@ -70,11 +70,12 @@ def test_rendering_is_deterministic(fixture_summary):
 @pytest.mark.parametrize("change, expected", [
     (lambda s: s["runs"][STRONG_LOOP_AUTO].update(peak_heap_bytes=123_456_789), fmt_bytes(123_456_789)),
     (lambda s: s["runs"][STRONG_LOOP_OFF].update(held_bytes_at_return=98_765_432), fmt_bytes(98_765_432)),
-    (lambda s: s["runs"][STRONG_LOOP_AUTO].update(wall_seconds=0.3217), fmt_seconds(0.3217)),
+    (lambda s: s["runs"][STRONG_LOOP_AUTO]["timing"]["wall_seconds"].update(median=0.3217), fmt_seconds(0.3217)),
     (lambda s: s["runs"][STRONG_LOOP_AUTO].update(total_allocations=4_321_987), "4,321,987"),
     (lambda s: s["runs"][STRONG_LOOP_AUTO]["gc"].update(runs=[71, 7, 3]), "71/7/3"),
-    (lambda s: s["environment"].update(numpy="9.8.7"), "9.8.7"),
-    (lambda s: s.update(command="python3 -m nox -s profile -- --full"), "python3 -m nox -s profile -- --full"),
+    (lambda s: [run["provenance"].update(numpy="9.8.7") for run in s["runs"].values()], "9.8.7"),
+    (lambda s: [run["provenance"].update(command="python3 -m nox -s profile -- --full") for run in s["runs"].values()],
+     "python3 -m nox -s profile -- --full"),
     (lambda s: s["workloads"]["seed_loop"].update(live_set_bound="a bound in other words"), "a bound in other words"),
 ], ids=["peak", "held", "wall", "allocations", "collector-runs", "environment", "command", "bound-formula"])
 def test_changing_a_measured_value_changes_the_text(summary, change, expected):
@@ -125,13 +126,12 @@ def test_a_step_without_runs_says_not_measured(summary):
 
 def test_missing_optional_fields_read_not_measured(summary):
     for run in summary["runs"].values():
-        for field in ("peak_heap_bytes", "peak_ratio_to_bound", "total_allocations", "total_bytes_allocated",
-                      "wall_seconds", "gc", "held_bytes_at_return", "held_bytes_after_collect",
-                      "iterations_completed", "ceiling_bytes"):
+        for field in ("total_allocations", "total_bytes_allocated", "wall_seconds", "gc", "held_bytes_at_return",
+                      "held_bytes_after_collect", "iterations_completed", "ceiling_bytes", "timing"):
             run[field] = None
         run.pop("snapshots", None)
         run.pop("files", None)
-    summary["environment"]["PYTHONMALLOC"] = None
+        run["provenance"]["PYTHONMALLOC"] = None
     validate_summary(summary)
     text = render(summary)
     assert "not measured" in section(text, "2. Headline")
@@ -215,8 +215,9 @@ def test_a_summary_that_is_not_json_is_named(tmp_path):
      r"runs/strong/seed_loop/auto/.*/mode: 'sometimes' is not one of"),
     (lambda s: s["runs"][STRONG_LOOP_AUTO].pop("status"),
      r"runs/strong/seed_loop/auto/.*'status' is a required property"),
-    (lambda s: s.update(schema_version=2), r"schema_version: 1 was expected"),
-    (lambda s: s["environment"].pop("python"), r"environment: 'python' is a required property"),
+    (lambda s: s.update(schema_version=3), r"schema_version: 2 was expected"),
+    (lambda s: s["runs"][STRONG_LOOP_AUTO]["provenance"].pop("python"),
+     r"runs/strong/seed_loop/auto/.*/provenance: 'python' is a required property"),
 ], ids=["bad-mode", "no-status", "schema-version", "no-python"])
 def test_a_summary_off_schema_is_named_with_the_schema_message(tmp_path, fixture_summary, change, complaint):
     broken = copy.deepcopy(fixture_summary)

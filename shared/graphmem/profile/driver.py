@@ -6,17 +6,26 @@
 `nox -s profile -- ARGS` runs this with ARGS. For each selected variant the driver keeps a
 virtual environment under --env-dir (`.nox/profile-<variant>`) with that variant and the
 profile requirements, rebuilt only when the variant's sources or the requirements change.
-Each run is `python -m graphmem.profile.harness` in that environment (see harness.py); its numbers
-are merged into reports/summary.json by run id, atomically after every run, so that an
-interrupted profile keeps what it measured and a rerun of a subset replaces only its runs.
+Each run is `python -m graphmem.profile.harness` in that environment (see harness.py): one
+process under memray for memory, then --timing-processes more without memray for the times the
+report compares. Each process is in a process group of its own, ended with its run. What a run
+leaves is checked (bad data is a failed run, not a crash); a good run's files are moved into
+reports/ and its record merged into reports/summary.json by run id, atomically, with interrupts
+held back for that moment. A failed attempt is recorded beside the last good record of its run
+id, never over it. After the last run, or on Ctrl-C, COMPARISON.md and its charts are rendered
+from the merged summary, so the three always agree; see reports/README.md.
 """
 import argparse
+import contextlib
 import datetime
 import hashlib
 import json
+import math
 import os
 import re
 import shlex
+import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,9 +34,10 @@ import venv
 from dataclasses import dataclass
 from pathlib import Path
 
-from graphmem.checkout import cpu_name, git
-from graphmem.sizes import format_size
 from graphmem.atomic_files import write_atomically, write_json_atomically
+from graphmem.checkout import cpu_name, git
+from graphmem.profile import processes
+from graphmem.sizes import format_size
 from graphmem.workloads import WORKLOADS
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -39,8 +49,16 @@ DEFAULT_GC_BUDGET = 64 * 2**20  # gc_only's own default; given explicitly so eve
 DEFAULT_BUDGET_SWEEP = (8 * 2**20, 64 * 2**20, 512 * 2**20)
 DEFAULT_CEILING = 2**30  # enough for strong's 30-fold peaks at the default sizes, small next to 24 GiB
 FULL_CEILING = 4 * 2**30  # strong's seed_loop under auto holds about 2 GB at 10^6 elements
-DEFAULT_TIMEOUT = 900  # seconds a single run may take before it is recorded as failed
-SCHEMA_VERSION = 1
+DEFAULT_TIMEOUT = 900  # seconds a single process of a run may take before the run is recorded as failed
+SCHEMA_VERSION = 2
+# Times are compared only from processes without memray: this many per run (at least 5, so that
+# non-overlapping ranges of two runs are unlikely to be chance: 2 in 252 for identical distributions).
+DEFAULT_TIMING_PROCESSES = 5
+TIMED_KINDS = ("default", "full", "budget")  # the runs whose times the report prints; sweeps show peaks only
+FAILURES_KEPT = 10  # failed attempts kept beside a record, newest last
+INTERRUPTED = 130  # the shell's exit status for a command ended by SIGINT
+# What profiling itself writes: not a change to the code that was measured.
+OWN_OUTPUT = ("reports", "build")
 UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
          "kib": 2**10, "mib": 2**20, "gib": 2**30}
 
@@ -90,10 +108,18 @@ class Run:
         return text + (f"/budget={self.gc_budget}" if self.gc_budget is not None else "")
 
     @property
+    def timed(self):
+        return self.kind in TIMED_KINDS
+
+    @property
     def file_stem(self):
+        """<workload>-<mode>, plus -full or the parameters when not the defaults, plus gc_only's budget."""
+        spec = WORKLOADS[self.workload]
         stem = f"{self.workload}-{self.mode}"
-        if self.kind == "full":
+        if self.params_dict == spec.params(spec.full_params) and self.params_dict != spec.params():
             stem += "-full"
+        elif self.params_dict != spec.params():
+            stem += "-" + "-".join(f"{name}{value}" for name, value in self.params)
         if self.gc_budget is not None and self.gc_budget != DEFAULT_GC_BUDGET:
             stem += f"-budget{format_size(self.gc_budget).replace(' ', '')}"
         return stem
@@ -184,6 +210,13 @@ def argument_parser():
     parser.add_argument("--interpreter", action="append",
                         help="VARIANT=PATH: use this python (with that variant installed) instead of an environment")
     parser.add_argument("--memory-interval-ms", type=int, default=10, help="memray's snapshot interval")
+    parser.add_argument("--timing-processes", type=int, default=DEFAULT_TIMING_PROCESSES,
+                        help="processes without memray that time each default, full and budget run "
+                             "(default %(default)s; 0: no times)")
+    parser.add_argument("--logs", type=Path, default=ROOT / "build" / "profile-logs",
+                        help="where the output of failed runs is kept; not committed (default build/profile-logs/)")
+    parser.add_argument("--no-report", action="store_true",
+                        help="do not render COMPARISON.md and the charts at the end (nox -s report does it)")
     return parser
 
 
@@ -294,15 +327,18 @@ def probe_interpreter(variant, python):
 
 # --- the summary -------------------------------------------------------------------
 def load_summary(path):
-    """The summary so far, or a new one; a file that is not a summary is kept aside, not overwritten."""
+    """The summary so far (an older schema migrated), or a new one; a file that is not one is kept aside."""
+    from graphmem.report.data import migrate  # one migration, shared with the report
+
     if path.exists():
         try:
-            summary = json.loads(path.read_text())
-            if isinstance(summary, dict) and summary.get("schema_version") == SCHEMA_VERSION:
+            summary = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(summary, dict) and summary.get("schema_version") in (1, SCHEMA_VERSION):
+                summary = migrate(summary)
                 summary.setdefault("runs", {})
                 return summary
             problem = f"schema_version {summary.get('schema_version')!r}" if isinstance(summary, dict) else "no object"
-        except json.JSONDecodeError as error:
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
             problem = f"not JSON ({error})"
         aside = path.with_name(f"{path.name}.unreadable-{int(time.time())}")
         os.replace(path, aside)
@@ -317,17 +353,31 @@ def validate_summary(summary):
     schema_validator().validate(summary)
 
 
-def merge_runs(path, runs, command, environment):
-    """Merges runs (id -> record) into the summary at `path`, validated, atomically."""
+def merged_record(old, new):
+    """The record a run id keeps: the newest good measurement, failed attempts listed beside it.
+
+    A failed attempt never replaces a good record (status ok or ceiling); it is appended to that
+    record's `failures`. A run id with no good measurement yet keeps a failed record.
+    """
+    failures = list((old or {}).get("failures", []))
+    if new["status"] != "failed":
+        return {**new, "failures": failures[-FAILURES_KEPT:]}
+    failures = (failures + [new["failure"]])[-FAILURES_KEPT:]
+    if old is not None and old["status"] != "failed":
+        return {**old, "failures": failures}
+    return {**{key: value for key, value in new.items() if key != "failure"}, "failures": failures}
+
+
+def merge_runs(path, records):
+    """Merges records (id -> good or failed record) into the summary at `path`, validated, atomically."""
     summary = load_summary(path)
-    summary["command"] = command
     summary["updated_at"] = now()
-    summary["environment"] = {**summary.get("environment", {}), **environment}
     summary["workloads"] = {
         name: {"description": w.description, "live_set_bound": w.bound_formula, "default_params": w.default_params,
                "full_params": w.full_params}
         for name, w in WORKLOADS.items()}
-    summary["runs"].update(runs)
+    for run_id, record in records.items():
+        summary["runs"][run_id] = merged_record(summary["runs"].get(run_id), record)
     summary["runs"] = dict(sorted(summary["runs"].items()))
     validate_summary(summary)
     write_json_atomically(path, summary)
@@ -339,8 +389,12 @@ def now():
 
 
 def host_environment():
-    """What the driver knows about the machine and the checkout; the runs add their interpreter's versions."""
-    status = git("status", "--porcelain")
+    """What the driver knows about the machine and the checkout; each variant's probe adds its versions.
+
+    The dirty flag ignores what profiling itself writes (reports/, build/), so that a second run
+    is not called dirty because of the first one's output.
+    """
+    status = git("status", "--porcelain", "--", ".", *(f":(exclude){folder}" for folder in OWN_OUTPUT))
     return {
         "cpu": cpu_name(),
         "cpu_count": os.cpu_count(),
@@ -355,35 +409,40 @@ SHARED_MINIMUM = 16_000  # characters: libraries, not the data of one run
 REMOTE_REFERENCE = re.compile(r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=\s*[\"']?\s*(?:https?:)?//", re.I)
 
 
-def share_inline_assets(html_path, assets_dir):
-    """Moves memray's inlined libraries (identical in every page) into assets_dir/<hash>.js|.css.
+def shared_assets(html, relative):
+    """(page, {asset name: text}): memray's inlined libraries (identical in every page) moved out.
 
     `memray flamegraph --no-web` inlines some 4 MB of JavaScript (plotly, d3, jQuery) in every
-    page; shared by content hash, each page keeps only its own data and still needs no network.
+    page; shared by content hash as `<relative>/<hash>.js|.css`, each page keeps only its own
+    data and still needs no network.
     """
-    html = html_path.read_text(encoding="utf-8")
-    relative = os.path.relpath(assets_dir, html_path.parent)
+    assets = {}
 
     def replace(match):
         tag, attributes, body = match.groups()
         if len(body) < SHARED_MINIMUM or body.lstrip().startswith("const packed_data"):
             return match.group(0)
-        suffix = ".js" if tag == "script" else ".css"
-        name = hashlib.sha256(body.encode()).hexdigest()[:16] + suffix
-        asset = assets_dir / name
-        if not asset.exists():
-            assets_dir.mkdir(parents=True, exist_ok=True)
-            write_atomically(asset, body)
+        name = hashlib.sha256(body.encode()).hexdigest()[:16] + (".js" if tag == "script" else ".css")
+        assets[name] = body
         if tag == "script":
             return f'<script{attributes} src="{relative}/{name}" charset="utf-8"></script>'
         return f'<link rel="stylesheet" href="{relative}/{name}">'
 
-    write_atomically(html_path, INLINE_BLOCK.sub(replace, html))
+    return INLINE_BLOCK.sub(replace, html), assets
+
+
+def share_inline_assets(html_path, assets_dir):
+    """Rewrites one page in place with its libraries in assets_dir (see shared_assets)."""
+    page, assets = shared_assets(html_path.read_text(encoding="utf-8"), os.path.relpath(assets_dir, html_path.parent))
+    for name, body in assets.items():
+        if not (assets_dir / name).exists():
+            write_atomically(assets_dir / name, body)
+    write_atomically(html_path, page)
 
 
 def remote_references(html_path):
     """Scripts, styles or frames a page would fetch from the network (none for --no-web pages)."""
-    return REMOTE_REFERENCE.findall(html_path.read_text(encoding="utf-8"))
+    return REMOTE_REFERENCE.findall(Path(html_path).read_text(encoding="utf-8"))
 
 
 def prune_assets(reports_dir):
@@ -399,9 +458,161 @@ def prune_assets(reports_dir):
             asset.unlink()
 
 
+# --- checking what a run left -------------------------------------------------------
+class RunFailed(Exception):
+    """One attempt of one run failed; its message is the reason recorded for it."""
+
+
+def reject_constant(name):
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def read_result(path, what):
+    """The JSON object a harness process wrote to `path`, or RunFailed saying what is wrong with it."""
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise RunFailed(f"{what} exited normally but wrote no result") from None
+    try:
+        result = json.loads(raw.decode("utf-8"), parse_constant=reject_constant)
+    except UnicodeDecodeError:
+        raise RunFailed(f"{what} wrote a result that is not UTF-8 text") from None
+    except ValueError as error:
+        raise RunFailed(f"{what} wrote a result that is not JSON ({str(error)[:200]})") from None
+    if not isinstance(result, dict):
+        raise RunFailed(f"{what} wrote a JSON {type(result).__name__} where an object was expected")
+    return result
+
+
+def run_schema_problem(record):
+    """The schema's complaint about one run record, or None."""
+    from jsonschema.exceptions import best_match
+
+    from graphmem.report.data import run_validator
+
+    error = best_match(run_validator().iter_errors(record))
+    if error is None:
+        return None
+    where = "/".join(str(part) for part in error.absolute_path) or "the top level"
+    return f"at {where}: {error.message}"
+
+
+def impossible(record, run):
+    """What the schema cannot see but cannot be true of a measurement, or None."""
+    peak = record.get("peak_heap_bytes")
+    total = WORKLOADS[run.workload].total_iterations(run.params_dict)
+    completed = record.get("iterations_completed")
+    if record["status"] == "failed":
+        return "a harness does not report its own run as failed; it exits non-zero"
+    if completed is not None and completed > total:
+        return f"iterations_completed {completed} is more than the run's {total}"
+    if record["status"] == "ok" and completed is not None and completed != total:
+        return f"status ok but only {completed} of {total} iterations completed"
+    if peak is not None and any(point["heap"] > peak for point in record.get("snapshots") or []):
+        return "a memory snapshot is above the recorded peak"
+    if peak is not None and record.get("total_bytes_allocated") is not None \
+            and peak > record["total_bytes_allocated"]:
+        return "the peak is more than all the bytes allocated"
+    if record.get("held_bytes_after_collect") is not None and record.get("held_bytes_at_return") is not None \
+            and record["held_bytes_after_collect"] > record["held_bytes_at_return"]:
+        return "a collection cannot increase the bytes held"
+    ratio = record.get("peak_ratio_to_bound")
+    bound = record["live_set_bound_bytes"]
+    if ratio is not None and peak is not None and bound and abs(ratio - peak / bound) > 1e-3 * max(1, ratio):
+        return f"peak_ratio_to_bound {ratio} is not the peak over the bound ({peak / bound:.4f})"
+    return None
+
+
+def checked_record(run, result, base, spec):
+    """The run's summary record from the memray process's result, or RunFailed naming the problem."""
+    for key, expected in (("variant", run.variant), ("workload", run.workload), ("mode", run.mode),
+                          ("params", run.params_dict), ("gc_budget", run.gc_budget)):
+        if key in result and result[key] != expected:
+            raise RunFailed(f"its result is for another run: {key} {result[key]!r}, expected {expected!r}")
+    files = result.get("files", {})
+    if not isinstance(files, dict):
+        raise RunFailed(f"its result's files is a {type(files).__name__}, not an object")
+    for key, path in files.items():
+        if key not in RENDERED or path != spec.get(key) or not Path(path).is_file():
+            raise RunFailed(f"its result names a file it was not asked for or did not write: {key}={path!r}")
+    record = {**base, **result, "id": run.id, "files": files, "measured_at": now()}
+    problem = run_schema_problem(record)
+    if problem:
+        raise RunFailed(f"its result does not match summary.schema.json {problem}")
+    problem = impossible(record, run)
+    if problem:
+        raise RunFailed(f"its result is impossible: {problem}")
+    return record
+
+
+def checked_sample(result, what):
+    """One timing process's numbers: finite, non-negative, whole; or RunFailed."""
+    def number(value, name, whole=False):
+        kinds = (int,) if whole else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value) or value < 0:
+            raise RunFailed(f"{what} reported {name} = {value!r}, not a non-negative {'count' if whole else 'number'}")
+        return value
+
+    if result.get("status") not in ("ok", "ceiling"):
+        raise RunFailed(f"{what} reported status {result.get('status')!r}")
+    number(result.get("wall_seconds"), "wall_seconds")
+    gc_stats = result.get("gc")
+    if not isinstance(gc_stats, dict) or not all(isinstance(gc_stats.get(key), list) and len(gc_stats[key]) == 3
+                                                 for key in ("runs", "seconds")):
+        raise RunFailed(f"{what} reported no collector runs and seconds per generation")
+    for generation in range(3):
+        number(gc_stats["runs"][generation], "a collector run count", whole=True)
+        number(gc_stats["seconds"][generation], "a collector time")
+    for key, whole in (("variant_collections", True), ("variant_seconds", False)):
+        if gc_stats.get(key) is not None:
+            number(gc_stats[key], key, whole)
+    return result
+
+
+def spread(values):
+    """Median, quartiles, range and the samples themselves, of one time over the timing processes."""
+    values = sorted(values)
+    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else values * 3
+    return {"median": round(statistics.median(values), 6), "q1": round(q1, 6), "q3": round(q3, 6),
+            "min": values[0], "max": values[-1], "samples": values}
+
+
+def timing_statistics(samples):
+    """The `timing` block of a record from its timing processes (see summary.schema.json)."""
+    def per_process(pick):
+        values = [value for value in map(pick, samples) if value is not None]
+        return spread(values) if values else None
+
+    def full_pause(sample):
+        gc_stats = sample["gc"]
+        return gc_stats["seconds"][2] / gc_stats["runs"][2] if gc_stats["runs"][2] else None
+
+    def own_collection(sample):
+        gc_stats = sample["gc"]
+        if gc_stats.get("variant_collections") and gc_stats.get("variant_seconds") is not None:
+            return gc_stats["variant_seconds"] / gc_stats["variant_collections"]
+        return None
+
+    def rounded(pick):
+        return lambda sample: None if pick(sample) is None else round(pick(sample), 6)
+
+    return {
+        "processes": len(samples),
+        "memray": False,
+        "wall_seconds": per_process(rounded(lambda sample: sample["wall_seconds"])),
+        "collector_seconds": per_process(rounded(lambda sample: sum(sample["gc"]["seconds"]))),
+        "full_collection_seconds": per_process(rounded(full_pause)),
+        "variant_collection_seconds": per_process(rounded(own_collection)),
+    }
+
+
 # --- running -----------------------------------------------------------------------
-def spec_for(run, args, capture):
-    out = args.reports / run.variant
+RENDERED = ("flamegraph", "temporal_flamegraph", "stats")
+SUFFIXES = {"flamegraph": ".flamegraph.html", "temporal_flamegraph": ".temporal.html", "stats": ".stats.json"}
+
+
+def spec_for(run, args, capture, scratch):
+    """The harness's spec; memray renders into `scratch`, and only a good run's files reach reports/."""
     # Sweep points only add numbers to the summary; a page each would bury the ones that matter.
     rendered = run.kind in ("default", "full") and not args.no_flamegraphs
     return {
@@ -413,57 +624,183 @@ def spec_for(run, args, capture):
         "ceiling_bytes": args.ceiling,
         "capture": str(capture),
         "memory_interval_ms": args.memory_interval_ms,
-        "flamegraph": str(out / f"{run.file_stem}.flamegraph.html") if rendered else None,
-        "temporal_flamegraph": str(out / f"{run.file_stem}.temporal.html") if rendered else None,
-        "stats": str(out / f"{run.file_stem}.stats.json") if rendered else None,
+        **{key: str(scratch / f"{run.file_stem}{SUFFIXES[key]}") if rendered else None for key in RENDERED},
     }
 
 
-def execute(run, python, args):
-    """Runs one measurement in a fresh process; returns its summary record and the seconds it took."""
+def harness_environment():
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(SHARED), os.environ.get("PYTHONPATH")]))}
+
+
+def call_harness(python, spec, scratch, label, timeout, log):
+    """One harness process in a process group of its own, ended with everything it started; its result."""
+    spec_path, result_path = scratch / f"spec-{label}.json", scratch / f"result-{label}.json"
+    spec_path.write_text(json.dumps(spec))
+    what = "the harness" if label == "memray" else f"timing process {label}"
+    log.write(f"--- {what}: {python} -m graphmem.profile.harness\n".encode())
+    log.flush()
+    child = processes.start([str(python), "-m", "graphmem.profile.harness", str(spec_path), str(result_path)],
+                            new_group=True, cwd=ROOT, env=harness_environment(), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        returncode = child.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise RunFailed(f"{what} timed out after {timeout:g} s") from None
+    finally:
+        processes.end_group(child)  # on timeout, interrupt or exit: renderers go with their run
+    if returncode != 0:
+        what_happened = f"was killed by signal {-returncode}" if returncode < 0 else f"exited with status {returncode}"
+        raise RunFailed(f"{what} {what_happened}{last_line(log)}")
+    return read_result(result_path, what)
+
+
+def last_line(log):
+    """': <the last line the process printed>', read back from its log, or ''."""
+    log.flush()
+    with open(log.name, "rb") as text:
+        lines = [line for line in text.read().decode("utf-8", "replace").splitlines()
+                 if line.strip() and not line.startswith("--- ")]
+    return f": {lines[-1].strip()[:300]}" if lines else ""
+
+
+@dataclass
+class Attempt:
+    """A finished attempt of a run: the record to merge and the files to move into reports/."""
+
+    record: dict
+    files: dict  # path under reports/ -> bytes or str
+    assets: dict  # asset name -> text
+
+
+def execute(run, python, args, provenance):
+    """Measures one run (memray, then timing processes); returns an Attempt, failed or good."""
     capture = args.captures / run.variant / f"{run.file_stem}-{hashlib.sha1(run.id.encode()).hexdigest()[:8]}.bin"
-    spec = spec_for(run, args, capture)
     base = {
         "id": run.id, "variant": run.variant, "workload": run.workload, "mode": run.mode,
         "params": run.params_dict, "gc_budget": run.gc_budget,
         "live_set_bound_bytes": WORKLOADS[run.workload].live_set_bound(run.params_dict),
-        "ceiling_bytes": spec["ceiling_bytes"],
+        "ceiling_bytes": args.ceiling, "provenance": provenance,
     }
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(SHARED), os.environ.get("PYTHONPATH")]))}
-    with tempfile.TemporaryDirectory(prefix="graphmem-run-") as scratch:
-        spec_path, result_path = Path(scratch) / "spec.json", Path(scratch) / "result.json"
-        spec_path.write_text(json.dumps(spec))
-        started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="graphmem-run-") as scratch_name, \
+            open(Path(scratch_name) / "run.log", "w+b") as log:
+        scratch = Path(scratch_name)
         try:
-            child = subprocess.run([str(python), "-m", "graphmem.profile.harness", str(spec_path), str(result_path)],
-                                   cwd=ROOT, env=env, capture_output=True, text=True, timeout=args.timeout)
-            failure = None if child.returncode == 0 and result_path.exists() else describe_failure(child)
-        except subprocess.TimeoutExpired:
-            failure = f"timed out after {args.timeout:g} s"
-        elapsed = time.perf_counter() - started
-        if failure:
-            return {**base, "status": "failed", "reason": failure, "wall_seconds": None,
-                    "measured_at": now(), "files": {}}, elapsed
-        result = json.loads(result_path.read_text())
-    files = {}
-    for key, path in result.pop("files").items():
+            spec = spec_for(run, args, capture, scratch)
+            record = checked_record(run, call_harness(python, spec, scratch, "memray", args.timeout, log), base, spec)
+            if run.timed and record["status"] == "ok" and args.timing_processes:
+                samples = []
+                for number in range(1, args.timing_processes + 1):
+                    what = f"timing process {number}"
+                    sample = checked_sample(call_harness(python, {**spec, "memray": False}, scratch, str(number),
+                                                         args.timeout, log), what)
+                    if sample["status"] != "ok":
+                        raise RunFailed(f"{what} stopped at the ceiling, where the memray process did not")
+                    samples.append(sample)
+                record["timing"] = timing_statistics(samples)
+            return staged(record, args)
+        except RunFailed as failure:
+            return Attempt(failed_record(base, str(failure), keep_log(log, run, args)), {}, {})
+
+
+def staged(record, args):
+    """The good record with its files read from the scratch folder, HTML pages sharing their assets."""
+    files, assets, reasons = {}, {}, [record["reason"]]
+    for key, path in record["files"].items():
         path = Path(path)
+        destination = args.reports / record["variant"] / path.name
         if path.suffix == ".html":
-            share_inline_assets(path, args.reports / "assets")
-            remote = remote_references(path)
+            page, page_assets = shared_assets(path.read_text(encoding="utf-8"),
+                                              os.path.relpath(args.reports / "assets", destination.parent))
+            remote = REMOTE_REFERENCE.findall(page)
             if remote:
-                result["reason"] = "; ".join(filter(None, [result["reason"],
-                                                           f"{path.name} loads from the network: {remote[0]}"]))
-        files[key] = os.path.relpath(path, args.reports.resolve().parent)
-    record = {**base, **result, "id": run.id, "files": files, "measured_at": now()}
-    return record, elapsed
+                reasons.append(f"{path.name} loads from the network: {remote[0]}")
+            files[destination], assets = page, {**assets, **page_assets}
+        else:
+            files[destination] = path.read_bytes()
+        record["files"][key] = os.path.relpath(destination, args.reports.parent)
+    record["reason"] = "; ".join(filter(None, reasons)) or None
+    return Attempt(record, files, assets)
 
 
-SESSION_OPTIONS = ("--env-dir", "--requirement")  # what the nox session passes, not its user
+def failed_record(base, reason, log_path):
+    when = now()
+    return {**base, "status": "failed", "reason": reason, "wall_seconds": None, "files": {}, "measured_at": when,
+            "failure": {"at": when, "reason": reason, "log": log_path}}
+
+
+def keep_log(log, run, args):
+    """Copies a failed attempt's output to --logs (outside reports/); its path, or None if it cannot."""
+    log.flush()
+    log.seek(0)
+    path = args.logs / run.variant / f"{run.file_stem}-{datetime.datetime.now():%Y%m%dT%H%M%S}.log"
+    try:
+        write_atomically(path, log.read())
+    except OSError:
+        return None
+    return display_path(path)
+
+
+def display_path(path):
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def commit(attempt, args, summary_path):
+    """Moves a good attempt's files into reports/ and merges its record; interrupts wait until it is done."""
+    with interrupts_deferred():
+        for name, body in attempt.assets.items():
+            if not (args.reports / "assets" / name).exists():
+                write_atomically(args.reports / "assets" / name, body)
+        for path, body in attempt.files.items():
+            write_atomically(path, body)
+        return merge_runs(summary_path, {attempt.record["id"]: attempt.record})
+
+
+@contextlib.contextmanager
+def interrupts_deferred():
+    """SIGINT and SIGTERM wait until the block is done, then raise KeyboardInterrupt."""
+    received = []
+    previous = {number: signal.signal(number, lambda signum, frame: received.append(signum))
+                for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    if received:
+        raise KeyboardInterrupt
+
+
+def terminate_as_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+class ReportsNotWritable(Exception):
+    """reports/ (or a folder in it) cannot be written: stop before measuring anything."""
+
+
+def check_writable(folders):
+    """Writes and removes one small file in each folder (creating it); ReportsNotWritable names the first that fails."""
+    for folder in folders:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".graphmem-write-check-") as probe:
+                probe.write(b"x" * 4096)
+                probe.flush()
+                os.fsync(probe.fileno())
+        except OSError as error:
+            raise ReportsNotWritable(f"cannot write to {folder}: {error.strerror or error}") from None
+
+
+SESSION_OPTIONS = ("--env-dir", "--requirement", "--interpreter")  # what the session or a test passes, not its user
 
 
 def user_command(argv):
-    """The command that reproduces these runs: nox's profile session with the user's arguments."""
+    """The command that reproduces these runs: nox's profile session with the user's arguments.
+
+    Left out: what the nox session adds itself, and --interpreter, whose paths are one machine's.
+    """
     user_args, skip = [], False
     for arg in argv:
         if skip:
@@ -473,15 +810,6 @@ def user_command(argv):
         elif not arg.startswith(tuple(f"{option}=" for option in SESSION_OPTIONS)):
             user_args.append(arg)
     return "python3 -m nox -s profile" + (f" -- {shlex.join(user_args)}" if user_args else "")
-
-
-def describe_failure(child):
-    lines = [line for line in (child.stderr or "").strip().splitlines() if line.strip()]
-    if child.returncode < 0:
-        what = f"killed by signal {-child.returncode}"
-    else:
-        what = f"exited with status {child.returncode}"
-    return f"the run {what}" + (f": {lines[-1].strip()}" if lines else "")
 
 
 def format_duration(seconds):
@@ -497,50 +825,124 @@ def describe_result(record):
     held = record.get("held_bytes_at_return")
     if held:
         text += f", held at return {format_size(held)}"
+    wall = (record.get("timing") or {}).get("wall_seconds")
+    if wall:
+        text += f", wall {wall['median'] * 1000:.0f} ms [{wall['min'] * 1000:.0f}-{wall['max'] * 1000:.0f}]"
     if record["status"] == "ceiling":
         text += f" -- {record['reason']}"
     return text
 
 
+# Rough costs on a 2-core machine, for the estimate printed before the first run: a memray process
+# (including its renderers), and one timing process; the ETA switches to measured times at once.
+ESTIMATED_SECONDS = {"memray": 2.5, "rendered": 2.5, "timing": 0.7}
+
+
+def plan_estimate(runs, args):
+    seconds = 0.0
+    for run in runs:
+        seconds += ESTIMATED_SECONDS["memray"]
+        seconds += ESTIMATED_SECONDS["rendered"] * (run.kind in ("default", "full") and not args.no_flamegraphs)
+        seconds += ESTIMATED_SECONDS["timing"] * args.timing_processes * run.timed
+    return seconds
+
+
+def render_report(args, summary_path):
+    """COMPARISON.md and its charts from the merged summary, all written or none (interrupts wait)."""
+    from graphmem.report.render import build
+
+    with interrupts_deferred():
+        build(summary_path, args.reports / "COMPARISON.md")
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = argument_parser().parse_args(argv)
+    args.reports = args.reports.resolve()
     try:
         runs = build_matrix(args)
+        if args.timing_processes < 0:
+            raise SelectionError("--timing-processes must be 0 or more")
         args.ceiling = parse_size(args.ceiling) if args.ceiling else FULL_CEILING if args.full else DEFAULT_CEILING
         interpreters = parse_interpreters(args.interpreter)
         variants = list(dict.fromkeys(run.variant for run in runs))
+        check_writable([args.reports, args.reports / "assets", *(args.reports / variant for variant in variants)])
         environments = {}
         for variant in variants:
             if variant not in interpreters:
                 interpreters[variant] = variant_environment(variant, args.env_dir, args.requirement)
             environments[variant] = probe_interpreter(variant, interpreters[variant])
-    except SelectionError as error:
+    except (SelectionError, ReportsNotWritable) as error:
         print(f"profile: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("\nprofile: interrupted before the first run; reports/ is unchanged.", file=sys.stderr)
+        return INTERRUPTED
 
-    args.reports = args.reports.resolve()
     summary_path = args.reports / "summary.json"
-    command = user_command(argv)
-    # The variants' environments are built from one interpreter, so the first one speaks for all.
-    environment = {**host_environment(), **environments[variants[0]]}
-    print(f"profile: {len(runs)} runs over {', '.join(variants)}; results merge into {summary_path}", flush=True)
-    durations, failed, statuses = [], [], {}
-    for index, run in enumerate(runs, 1):
-        left = len(runs) - index
-        eta = f", ETA {format_duration(sum(durations) / len(durations) * (left + 1))}" if durations else ""
-        print(f"[{index}/{len(runs)}] {run.id} ({left} left after this{eta}) ... ", end="", flush=True)
-        record, elapsed = execute(run, interpreters[run.variant], args)
-        durations.append(elapsed)
-        statuses[record["status"]] = statuses.get(record["status"], 0) + 1
-        if record["status"] == "failed":
-            failed.append(record)
-        print(f"{describe_result(record)} [{elapsed:.1f}s]", flush=True)
-        merge_runs(summary_path, {run.id: record}, command, environment)
-    prune_assets(args.reports)
+    host, command = host_environment(), user_command(argv)
+    provenance = {variant: {**host, **environments[variant], "command": command} for variant in variants}
+    timed = sum(run.timed for run in runs)
+    print(f"profile: {len(runs)} runs over {', '.join(variants)}: each once under memray for memory"
+          + (f", and {timed} of them {args.timing_processes} times more without memray for times"
+             if args.timing_processes and timed else "")
+          + f"; about {format_duration(plan_estimate(runs, args))}; results merge into {summary_path}", flush=True)
+    durations, failed, statuses, merged = [], [], {}, 0
+    current, outcome = None, 0
+    previous_term = signal.signal(signal.SIGTERM, terminate_as_interrupt)
+    try:
+        for index, run in enumerate(runs, 1):
+            current = run
+            left = len(runs) - index
+            eta = f", ETA {format_duration(sum(durations) / len(durations) * (left + 1))}" if durations else ""
+            print(f"[{index}/{len(runs)}] {run.id} ({left} left after this{eta}) ... ", end="", flush=True)
+            started = time.perf_counter()
+            attempt = execute(run, interpreters[run.variant], args, provenance[run.variant])
+            try:
+                commit(attempt, args, summary_path)
+            except OSError as error:
+                print(f"NOT SAVED: {error}", flush=True)
+                print(f"profile: error: cannot write {error.filename or args.reports}: {error.strerror or error}; "
+                      f"{merged} runs saved before it are in {display_path(summary_path)}", file=sys.stderr)
+                outcome = 1
+                break
+            merged += 1
+            current = None
+            durations.append(time.perf_counter() - started)
+            record = attempt.record
+            statuses[record["status"]] = statuses.get(record["status"], 0) + 1
+            if record["status"] == "failed":
+                failed.append(record)
+            print(f"{describe_result(record)} [{durations[-1]:.1f}s]", flush=True)
+    except KeyboardInterrupt:
+        outcome = INTERRUPTED
+    try:
+        if merged:
+            with interrupts_deferred():
+                prune_assets(args.reports)
+            if not args.no_report:
+                render_report(args, summary_path)
+    except KeyboardInterrupt:
+        outcome = INTERRUPTED
+    except OSError as error:
+        print(f"profile: error: cannot write the report: {error}; reports/summary.json has every run measured, "
+              f"`python3 -m nox -s report` renders it again", file=sys.stderr)
+        outcome = outcome or 1
+    finally:
+        signal.signal(signal.SIGTERM, previous_term)
+    rendered = "" if args.no_report else ", COMPARISON.md and charts re-rendered from it"
+    if outcome == INTERRUPTED:
+        undone = len(runs) - merged
+        print(f"\nprofile: interrupted: kept the {merged} runs finished before it in {display_path(summary_path)}"
+              f"{rendered if merged else ''}; {undone} runs not measured"
+              + (f" (the one in progress, {current.id}, was discarded)" if current else "")
+              + f"; rerun `{command}` to measure them", file=sys.stderr, flush=True)
+        return INTERRUPTED
+    if outcome:
+        return outcome
     print(f"profile: done in {format_duration(sum(durations))}: "
           + ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
-          + f"; summary in {summary_path}", flush=True)
+          + f"; summary in {summary_path}{rendered}", flush=True)
     for record in failed:
         print(f"profile: FAILED {record['id']}: {record['reason']}", file=sys.stderr)
     return 1 if failed else 0

@@ -1,13 +1,16 @@
-"""One measurement in one fresh process: a workload under memray, in the installed variant.
+"""One measurement in one fresh process: a workload under memray, or timed without it.
 
-Run by the profile driver with the python of a variant's own environment:
+Run by the profile driver with the python of a variant's (or a peer's) own environment:
 
     python -m graphmem.profile.harness SPEC.json RESULT.json
 
-SPEC names the variant it expects, the workload and its parameters, the collector mode,
-gc_only's budget, the memory ceiling and where the capture and the rendered files go.
-RESULT gets every number of the run (the driver adds the ids and the environment). The
-collector settings, the tracker and the ceiling are process-wide, hence one process each.
+SPEC names the variant it expects (or, for a peer library, `"implementation"`: its adapter),
+the workload and its parameters, the collector mode,
+gc_only's budget, the memory ceiling and where the capture and the rendered files go; with
+`"memray": false` the process only times the workload (memray's hooks slow every allocation,
+so times compared in the report come from such processes). RESULT gets every number of the
+run (the driver adds the ids and the provenance). The collector settings, the tracker and the
+ceiling are process-wide, hence one process each.
 """
 import gc
 import json
@@ -16,10 +19,10 @@ import resource
 import subprocess
 import sys
 import time
-import traceback
 from pathlib import Path
 
 from graphmem.atomic_files import write_json_atomically
+from graphmem.profile.processes import start
 from graphmem.sizes import format_size
 
 MODES = ("auto", "off")
@@ -43,24 +46,6 @@ class CollectorLog:
             self.runs[generation] += 1
             self.seconds[generation] += time.perf_counter() - self._started
             self._started = None
-
-
-def held_array_bytes():
-    """Bytes of the arrays (data and grad) of every dezero Variable still alive, each array once.
-
-    Reads gc.get_objects(), which does not collect, so graphs kept only by cycles count.
-    """
-    import numpy as np
-    from dezero import Variable
-
-    seen, total = set(), 0
-    for obj in gc.get_objects():
-        if isinstance(obj, Variable):
-            for array in (obj.data, obj.grad):
-                if isinstance(array, np.ndarray) and id(array) not in seen:
-                    seen.add(id(array))
-                    total += array.nbytes
-    return total
 
 
 def address_space_bytes():
@@ -109,8 +94,9 @@ def render(capture, spec):
     processes = {}
     for key, args in commands.items():
         Path(args[-1]).parent.mkdir(parents=True, exist_ok=True)
-        processes[key] = subprocess.Popen([sys.executable, "-m", "memray", *args, str(capture)],
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        # In this harness's process group (the driver ends the group with the run), and dead with it.
+        processes[key] = start([sys.executable, "-m", "memray", *args, str(capture)], new_group=False,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     written, problems = {}, []
     for key, process in processes.items():
         _, err = process.communicate()
@@ -123,75 +109,117 @@ def render(capture, spec):
     return written, problems
 
 
-def measure(spec):
-    """Runs the spec's workload under memray in this process and returns its numbers."""
-    import memray
+class Outcome:
+    """What one call of the workload did: its status, time and the collector's work during it."""
+
+    def __init__(self, status, reason, completed, wall_seconds, log):
+        self.status, self.reason, self.completed, self.wall_seconds, self.log = (
+            status, reason, completed, wall_seconds, log)
+
+
+def run_workload(workload, params, ceiling, ops=None):
+    """The one place a workload is called (through `ops`, the installed variant's adapter by default):
+    timed, under the ceiling, with the collector logged."""
+    if ops is None:
+        from graphmem.adapters import make_adapter
+        ops = make_adapter("ours")
+    log = CollectorLog()
+    soft_limit, hard_limit = resource.getrlimit(resource.RLIMIT_AS)
+    status, reason, completed = "ok", None, workload.total_iterations(params)
+    gc.callbacks.append(log)
+    if ceiling:
+        # The ceiling is address space on top of what the process already maps, so
+        # it means the same in every variant; numpy raises MemoryError when it is hit.
+        resource.setrlimit(resource.RLIMIT_AS, (address_space_bytes() + ceiling, hard_limit))
+    started = time.perf_counter()
+    try:
+        workload.function(ops, **ops.scaled_params(params))
+    except MemoryError as error:
+        wall_seconds = time.perf_counter() - started
+        resource.setrlimit(resource.RLIMIT_AS, (soft_limit, hard_limit))
+        completed = workload.progress_in(error.__traceback__)
+        status = "ceiling"
+        after = f" after {completed} {workload.progress_total}" if completed is not None else ""
+        reason = f"stopped at the ceiling of {format_size(ceiling)}{after} ({error})"
+        del error  # the traceback holds the workload's frame and so its last graph
+    else:
+        wall_seconds = time.perf_counter() - started
+    resource.setrlimit(resource.RLIMIT_AS, (soft_limit, hard_limit))
+    gc.callbacks.remove(log)
+    return Outcome(status, reason, completed, wall_seconds, log)
+
+
+def collector_numbers(log, collector):
+    return {
+        "runs": log.runs,
+        "seconds": [round(s, 6) for s in log.seconds],
+        "variant_collections": collector.collections if collector is not None else None,
+        "variant_seconds": round(collector.seconds, 6) if collector is not None else None,
+    }
+
+
+def prepare(spec):
+    """Checks the variant, sets gc_only's budget and the collector mode; returns (workload, params, collector, ops)."""
     import numpy.random  # noqa: F401  numpy imports it lazily; its import is not the workload's
 
-    import dezero
     from graphmem.adapters import make_adapter
     from graphmem.workloads import WORKLOADS
 
-    if dezero.VARIANT != spec["variant"]:
-        raise RuntimeError(f"expected variant {spec['variant']!r} but this interpreter has "
-                           f"{dezero.VARIANT!r} ({dezero.__file__})")
     workload = WORKLOADS[spec["workload"]]
     params = workload.params(spec["params"])
-    ops = make_adapter("ours")
-    mode = spec["mode"]
-    if mode not in MODES:
-        raise ValueError(f"unknown collector mode {mode!r}; valid: {', '.join(MODES)}")
-    collector = getattr(dezero, "collector", None)
+    if spec["mode"] not in MODES:
+        raise ValueError(f"unknown collector mode {spec['mode']!r}; valid: {', '.join(MODES)}")
+    ops = make_adapter(spec.get("implementation") or "ours")
+    if not ops.supports(workload.name):
+        raise ValueError(f"{ops.name} does not run {workload.name}: {ops.unsupported[workload.name]}")
+    if spec.get("implementation"):
+        collector = None
+    else:
+        import dezero
+
+        if dezero.VARIANT != spec["variant"]:
+            raise RuntimeError(f"expected variant {spec['variant']!r} but this interpreter has "
+                               f"{dezero.VARIANT!r} ({dezero.__file__})")
+        collector = getattr(dezero, "collector", None)
     if spec.get("gc_budget") is not None:
         if collector is None:
-            raise ValueError(f"variant {dezero.VARIANT!r} has no collector budget to set")
+            raise ValueError(f"{ops.name!r} has no collector budget to set")
         collector.budget = spec["gc_budget"]
     if collector is not None:
         collector.pending_bytes = collector.collections = 0
         collector.seconds = 0.0
-
-    capture = Path(spec["capture"])
-    capture.parent.mkdir(parents=True, exist_ok=True)
-    capture.unlink(missing_ok=True)
-
     gc.collect()
-    if mode == "off":
+    if spec["mode"] == "off":
         gc.disable()
     else:
         gc.enable()
-    log = CollectorLog()
-    ceiling = spec.get("ceiling_bytes")
-    soft_limit, hard_limit = resource.getrlimit(resource.RLIMIT_AS)
-    status, reason, completed = "ok", None, workload.total_iterations(params)
+    return workload, params, collector, ops
+
+
+def measure(spec):
+    """Runs the spec's workload in this process, under memray unless `"memray": false`; returns its numbers."""
+    if spec.get("memray", True) is False:
+        return time_once(spec)
+    import memray
+
+    workload, params, collector, ops = prepare(spec)
+    capture = Path(spec["capture"])
+    capture.parent.mkdir(parents=True, exist_ok=True)
+    capture.unlink(missing_ok=True)
+    interval_ms = spec.get("memory_interval_ms", 10)
 
     with memray.Tracker(capture, native_traces=False, trace_python_allocators=True, follow_fork=False,
-                        memory_interval_ms=spec.get("memory_interval_ms", 10)):
-        gc.callbacks.append(log)
-        if ceiling:
-            # The ceiling is address space on top of what the process already maps, so
-            # it means the same in every variant; numpy raises MemoryError when it is hit.
-            resource.setrlimit(resource.RLIMIT_AS, (address_space_bytes() + ceiling, hard_limit))
-        started = time.perf_counter()
-        try:
-            workload.function(ops, **params)
-        except MemoryError as error:
-            wall_seconds = time.perf_counter() - started
-            resource.setrlimit(resource.RLIMIT_AS, (soft_limit, hard_limit))
-            completed = workload.progress_in(error.__traceback__)
-            status = "ceiling"
-            after = f" after {completed} {workload.progress_total}" if completed is not None else ""
-            reason = f"stopped at the ceiling of {format_size(ceiling)}{after} ({error})"
-            del error  # the traceback holds the workload's frame and so its last graph
-        else:
-            wall_seconds = time.perf_counter() - started
-        resource.setrlimit(resource.RLIMIT_AS, (soft_limit, hard_limit))
-        gc.callbacks.remove(log)
+                        memory_interval_ms=interval_ms):
+        outcome = run_workload(workload, params, spec.get("ceiling_bytes"), ops)
         # Counting allocates, which under `auto` could start a collection before the count;
         # inside the tracked block, so that memray sees the cycles freed here as freed.
         gc.disable()
-        held_at_return = held_array_bytes()
+        held_at_return = ops.held_bytes()
         gc.collect()
-        held_after_collect = held_array_bytes()
+        held_after_collect = ops.held_bytes()
+        # memray snapshots the heap every interval; wait out one more, so that the memory-over-time
+        # line ends where the run really ends, after the final collection.
+        time.sleep(interval_ms * 1.5 / 1000)
     gc.enable()
 
     with memray.FileReader(capture) as reader:
@@ -201,33 +229,45 @@ def measure(spec):
         total_allocations, total_bytes = allocation_totals(reader)
 
     files, problems = render(capture, spec)
-    bound = workload.live_set_bound(params)
+    bound = ops.live_set_bound(workload, params)
+    # A peer's record names its implementation (and, for a scalar library, the parameters it ran).
+    who = ({"implementation": ops.name, "ran_params": ops.scaled_params(params)} if spec.get("implementation")
+           else {"variant": ops.name})
     return {
-        "variant": dezero.VARIANT,
+        **who,
         "workload": workload.name,
-        "mode": mode,
+        "mode": spec["mode"],
         "params": params,
         "gc_budget": collector.budget if collector is not None else None,
-        "status": status,
-        "reason": "; ".join(filter(None, [reason, *problems])) or None,
-        "iterations_completed": completed,
-        "ceiling_bytes": ceiling,
+        "status": outcome.status,
+        "reason": "; ".join(filter(None, [outcome.reason, *problems])) or None,
+        "iterations_completed": outcome.completed,
+        "ceiling_bytes": spec.get("ceiling_bytes"),
         "live_set_bound_bytes": bound,
         "peak_heap_bytes": metadata.peak_memory,
         "peak_ratio_to_bound": round(metadata.peak_memory / bound, 4) if bound else None,
         "total_allocations": total_allocations,
         "total_bytes_allocated": total_bytes,
-        "wall_seconds": round(wall_seconds, 6),
+        "wall_seconds": round(outcome.wall_seconds, 6),
         "snapshots": snapshots,
-        "gc": {
-            "runs": log.runs,
-            "seconds": [round(s, 6) for s in log.seconds],
-            "variant_collections": collector.collections if collector is not None else None,
-            "variant_seconds": round(collector.seconds, 6) if collector is not None else None,
-        },
+        "gc": collector_numbers(outcome.log, collector),
         "held_bytes_at_return": held_at_return,
         "held_bytes_after_collect": held_after_collect,
         "files": files,
+    }
+
+
+def time_once(spec):
+    """The workload once, without memray: its wall time and the collector's runs and seconds."""
+    workload, params, collector, ops = prepare(spec)
+    outcome = run_workload(workload, params, spec.get("ceiling_bytes"), ops)
+    gc.enable()
+    return {
+        "status": outcome.status,
+        "reason": outcome.reason,
+        "iterations_completed": outcome.completed,
+        "wall_seconds": round(outcome.wall_seconds, 6),
+        "gc": collector_numbers(outcome.log, collector),
     }
 
 

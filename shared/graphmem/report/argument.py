@@ -6,9 +6,9 @@ numbers holds; otherwise the text says the data do not show it, or that it was n
 import re
 
 from graphmem.report.data import (
-    MODES, NOT_MEASURED, TIMELINE_WORKLOADS, budget_sweeps, chart_plan, collecting_seconds, collector_runs,
-    default_budget, fmt_bytes, fmt_params, fmt_ratio, fmt_seconds, headline_run, iterations_done,
-    matching_run, peak, ratio, runs_sorted, sweep, workload_names,
+    MODES, NOT_MEASURED, TIMELINE_WORKLOADS, budget_sweeps, chart_plan, collector_runs,
+    default_budget, fmt_bytes, fmt_params, fmt_ratio, fmt_spread, fmt_time, headline_run, iterations_done,
+    matching_run, peak, ratio, runs_sorted, sweep, time_difference, time_spread, workload_names,
 )
 
 # A difference counts as clear only beyond this factor: smaller ones are within what a rerun on a shared,
@@ -80,7 +80,7 @@ def describe_runs(run):
     if runs is None:
         return f"collector runs {NOT_MEASURED}"
     return (f"the collector ran {runs[0]}, {runs[1]} and {runs[2]} times in generations 0, 1 and 2, "
-            f"for {fmt_seconds(collecting_seconds(run))} in all")
+            f"for {fmt_time(run, 'collector_seconds')} in all (median [range] without memray)")
 
 
 def step(title, verdict, sentences, evidence):
@@ -237,8 +237,7 @@ def step_weak_references(summary):
     ]
     if strong is not None and peak(strong) is not None:
         sentences.append(f"strong, on the same work with the collector on, peaked at {fmt_bytes(peak(strong))}: "
-                         f"{fmt_ratio(ratio(peak(strong), peak(on)))} as much. Wall time: weakref "
-                         f"{fmt_seconds(on.get('wall_seconds'))}, strong {fmt_seconds(strong.get('wall_seconds'))}.")
+                         f"{fmt_ratio(ratio(peak(strong), peak(on)))} as much. {wall_time_comparison(on, strong)}")
     unaffected = max(peak(on), peak(off)) <= CLEAR_FACTOR * min(peak(on), peak(off))
     below_strong = strong is None or peak(strong) is None or peak(on) < peak(strong)
     if unaffected and below_strong:
@@ -253,6 +252,19 @@ def step_weak_references(summary):
     link = chart_link(summary, "timeline", mode="off")
     evidence = f"section 2, {row_link(workload)}, rows weakref and strong" + (f"; {link}" if link else "")
     return step(title, verdict, sentences, evidence + ".")
+
+
+def wall_time_comparison(weak, strong):
+    """weakref's and strong's wall times, and whether they differ beyond the noise of repeated processes."""
+    weak_time, strong_time = time_spread(weak, "wall_seconds"), time_spread(strong, "wall_seconds")
+    text = (f"Wall time (median [range] over processes without memray): weakref {fmt_time(weak, 'wall_seconds')}, "
+            f"strong {fmt_time(strong, 'wall_seconds')}")
+    verdict = time_difference(weak_time, strong_time)
+    if verdict is None:
+        return text + "; without repeated timings for both, this run cannot compare their speed."
+    if verdict == "within noise":
+        return text + ": the ranges overlap, so the difference is within noise."
+    return text + f": the ranges do not overlap, so weakref was really {verdict} here."
 
 
 # --- what the seed gets wrong or leaves out ----------------------------------------------------
@@ -293,17 +305,15 @@ def _gc_points(summary, workload, key):
             if run["status"] == "ok" and collector_runs(run) is not None and peak(run) is not None]
 
 
-def _own_collection_seconds(run):
-    gc_stats = run.get("gc") or {}
-    if gc_stats.get("variant_collections") and gc_stats.get("variant_seconds") is not None:
-        return gc_stats["variant_seconds"] / gc_stats["variant_collections"]
-    return None
+def _own_collection(run):
+    """The spread of one of gc_only's own collections over the timing processes, or None."""
+    return time_spread(run, "variant_collection_seconds")
 
 
 def step_collection_cost(summary):
     title = "What the seed leaves out: a full collection's time follows everything the process tracks"
     for workload, mode, params, runs in budget_sweeps(summary):
-        timed = [run for run in runs if run["status"] == "ok" and _own_collection_seconds(run) is not None]
+        timed = [run for run in runs if run["status"] == "ok" and _own_collection(run) is not None]
         if len({run["gc_budget"] for run in timed}) >= 2:
             break
     else:
@@ -311,15 +321,20 @@ def step_collection_cost(summary):
             "It takes gc_only runs that collected at two budgets or more, and this summary has none."],
             "section 3, gc_only's budget.")
     first, last = timed[0], timed[-1]
+    small, large = _own_collection(first), _own_collection(last)
     budget_growth = ratio(last["gc_budget"], first["gc_budget"])
-    time_growth = ratio(_own_collection_seconds(last), _own_collection_seconds(first))
+    time_growth = ratio(large["median"], small["median"])
+    # The growth the noise allows at most: the slowest process at the large budget over the fastest at the small.
+    time_growth_at_most = ratio(large["max"], small["min"])
     sentences = [
         f"Each of gc_only's own full collections on {workload} (collector `{mode}`) took "
-        f"{fmt_seconds(_own_collection_seconds(first))} on average at a budget of {fmt_bytes(first['gc_budget'])} "
-        f"and {fmt_seconds(_own_collection_seconds(last))} at {fmt_bytes(last['gc_budget'])}: the graph bytes "
-        f"freed per collection grew {fmt_ratio(budget_growth)}, the time per collection {fmt_ratio(time_growth)}."
+        f"{fmt_spread(small)} at a budget of {fmt_bytes(first['gc_budget'])} "
+        f"and {fmt_spread(large)} at {fmt_bytes(last['gc_budget'])} (median [range] of the mean per process, "
+        f"without memray): the graph bytes freed per collection grew {fmt_ratio(budget_growth)}, the time per "
+        f"collection {fmt_ratio(time_growth)} (at most {fmt_ratio(time_growth_at_most)} within the ranges)."
     ]
-    if time_growth is not None and budget_growth is not None and time_growth * CLEAR_FACTOR < budget_growth:
+    if time_growth_at_most is not None and budget_growth is not None \
+            and time_growth_at_most * CLEAR_FACTOR < budget_growth:
         verdict = SUPPORTED
         sentences.append("A full collection walks every container object the process tracks (the graph's "
                          "Variables and Functions, but also every module, class and function loaded) and never "
@@ -327,8 +342,9 @@ def step_collection_cost(summary):
                          "bytes; a small budget pays that fixed walk over and over.")
     else:
         verdict = NOT_SUPPORTED
-        sentences.append("The time per collection grew about as fast as the budget here, so this run does not "
-                         "separate the graph from everything else the process tracks.")
+        sentences.append("Within the noise of the repeated timings, the time per collection may have grown about "
+                         "as fast as the budget here, so this run does not separate the graph from everything else "
+                         "the process tracks.")
     link = chart_link(summary, "budget")
     return step(title, verdict, sentences, (f"{link} and the table under it" if link else "section 3") + ".")
 
@@ -344,11 +360,11 @@ def budget_trade(summary):
         text = "; ".join(
             f"at a budget of {fmt_bytes(run['gc_budget'])} it collected "
             f"{(run.get('gc') or {}).get('variant_collections', NOT_MEASURED)} times itself, spent "
-            f"{fmt_seconds(collecting_seconds(run))} collecting and peaked at {fmt_bytes(peak(run))}"
+            f"{fmt_time(run, 'collector_seconds')} collecting and peaked at {fmt_bytes(peak(run))}"
             for run in done)
         references = [(variant, matching_run(summary, runs[0], variant)) for variant in ("strong", "weakref")]
         reference_text = "; ".join(
-            f"{variant} spent {fmt_seconds(collecting_seconds(run))} collecting and peaked at {fmt_bytes(peak(run))}"
+            f"{variant} spent {fmt_time(run, 'collector_seconds')} collecting and peaked at {fmt_bytes(peak(run))}"
             for variant, run in references if run is not None and peak(run) is not None)
         parts.append(f"On {workload} (collector `{mode}`, `{fmt_params(params)}`), {text}."
                      + (f" On the same work {reference_text}." if reference_text else ""))
@@ -407,6 +423,7 @@ def _budget_sentence(summary):
     workload, mode, runs = sweeps[0]
     small, large = runs[0], runs[-1]
     return (f"gc_only's budget traded collecting time for memory on {workload} (collector `{mode}`): at "
-            f"{fmt_bytes(small['gc_budget'])} it spent {fmt_seconds(collecting_seconds(small))} collecting for a "
+            f"{fmt_bytes(small['gc_budget'])} it spent {fmt_time(small, 'collector_seconds')} collecting for a "
             f"peak of {fmt_bytes(peak(small))}, and at {fmt_bytes(large['gc_budget'])} it spent "
-            f"{fmt_seconds(collecting_seconds(large))} for a peak of {fmt_bytes(peak(large))}.")
+            f"{fmt_time(large, 'collector_seconds')} for a peak of {fmt_bytes(peak(large))} (times: median [range] "
+            "without memray).")

@@ -23,6 +23,7 @@ MODE_MEANING = {
 REFERENCE_VARIANT = "weakref"
 BUDGET_SWEEP_MARK = "/budget="
 NOT_MEASURED = "not measured"
+NOT_TIMED = "not timed"
 
 
 class SummaryError(ValueError):
@@ -33,6 +34,33 @@ class SummaryError(ValueError):
 def schema_validator():
     """The summary schema's validator, read once per process."""
     return Draft202012Validator(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
+
+
+@lru_cache(maxsize=1)
+def run_validator():
+    """A validator for one run record, against the summary schema's `$defs/run`."""
+    schema = schema_validator().schema
+    return Draft202012Validator({"$defs": schema["$defs"], "$ref": "#/$defs/run"})
+
+
+def migrate(summary):
+    """A schema 1 summary (one environment and command for all runs) as schema 2, in place; others unchanged.
+
+    Schema 1 said where the newest runs were measured; each run gets that as its provenance, the best
+    that file knows. Its failed runs become failed records with their one failure listed.
+    """
+    if not isinstance(summary, dict) or summary.get("schema_version") != 1:
+        return summary
+    environment = summary.pop("environment", None) or {}
+    command = summary.pop("command", None) or "unknown"
+    for run in (summary.get("runs") or {}).values():
+        if isinstance(run, dict):
+            run.setdefault("provenance", {"git_dirty": True, **environment, "command": command})
+            if run.get("status") == "failed":
+                run.setdefault("failures", [{"at": run.get("measured_at", "unknown"),
+                                             "reason": run.get("reason") or "no reason recorded", "log": None}])
+    summary["schema_version"] = 2
+    return summary
 
 
 def _display(path):
@@ -69,7 +97,7 @@ def load_summary(path):
         raise SummaryError(
             f"{name} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
         ) from None
-    return validate_summary(summary, name)
+    return validate_summary(migrate(summary), name)
 
 
 # --- human units -------------------------------------------------------------------------------
@@ -136,18 +164,129 @@ def collector_runs(run):
     return None if gc_stats is None else tuple(gc_stats["runs"])
 
 
+# --- times: statistics over processes without memray --------------------------------------------
+
+def time_spread(run, key):
+    """{median, q1, q3, min, max, samples} of one time (`wall_seconds`, `collector_seconds`,
+    `full_collection_seconds`, `variant_collection_seconds`) over the run's timing processes, or None.
+
+    Times come only from these processes, which ran without memray: a memray process's own times are
+    slowed by its hooks and are never compared."""
+    if run is None or run["status"] == "failed":
+        return None
+    return (run.get("timing") or {}).get(key)
+
+
+def median_seconds(run, key):
+    found = time_spread(run, key)
+    return None if found is None else found["median"]
+
+
 def collecting_seconds(run):
-    """Time spent in the cyclic collector, all generations, including gc.collect() the variant called."""
-    gc_stats = run.get("gc") if run else None
-    return None if gc_stats is None else sum(gc_stats["seconds"])
+    """Median time in the cyclic collector, all generations, including gc.collect() the variant called."""
+    return median_seconds(run, "collector_seconds")
 
 
 def full_collection_seconds(run):
-    """Mean pause of one full (generation 2) collection, or None when there was none."""
-    gc_stats = run.get("gc") if run else None
-    if gc_stats is None or not gc_stats["runs"][2]:
+    """Median pause of one full (generation 2) collection, or None when there was none or no timing."""
+    return median_seconds(run, "full_collection_seconds")
+
+
+def fmt_spread(spread):
+    """'213.0 ms [205.1 ms–230.4 ms]': the median and, in brackets, the range over the timing processes."""
+    if spread is None:
+        return NOT_MEASURED
+    if spread["min"] == spread["max"]:
+        return fmt_seconds(spread["median"])
+    return f"{fmt_seconds(spread['median'])} [{fmt_seconds(spread['min'])}–{fmt_seconds(spread['max'])}]"
+
+
+def fmt_time(run, key):
+    """A run's time as median [range], 'not timed' when the run has no timing processes."""
+    if run is None or run["status"] == "failed":
+        return NOT_MEASURED
+    if not run.get("timing"):
+        return NOT_TIMED
+    return fmt_spread(time_spread(run, key))
+
+
+def time_difference(first, second):
+    """'faster', 'slower' (first against second) when the ranges do not overlap, 'within noise' when they do,
+    None when either is missing.
+
+    The range is min to max over at least five processes each; two sets of five from one distribution
+    fall wholly apart by chance 2 times in 252, so non-overlap is the evidence asked for a real difference."""
+    if first is None or second is None:
         return None
-    return gc_stats["seconds"][2] / gc_stats["runs"][2]
+    if first["max"] < second["min"]:
+        return "faster"
+    if first["min"] > second["max"]:
+        return "slower"
+    return "within noise"
+
+
+# --- provenance: where and how each run was measured -------------------------------------------
+
+MACHINE_KEYS = ("platform", "cpu", "cpu_count", "python", "numpy", "memray", "PYTHONMALLOC")
+
+
+def checkout_of(run):
+    provenance = run.get("provenance") or {}
+    return provenance.get("git_commit", "unknown"), bool(provenance.get("git_dirty"))
+
+
+def machine_of(run):
+    provenance = run.get("provenance") or {}
+    return tuple((key, provenance.get(key)) for key in MACHINE_KEYS)
+
+
+def fmt_checkout(checkout):
+    commit, dirty = checkout
+    return f"`{commit[:12]}`" + (" with uncommitted changes" if dirty else "")
+
+
+def fmt_machine(machine):
+    values = dict(machine)
+    return (f"{values['platform']}, {values['cpu']} ({values['cpu_count'] or '?'} CPUs), Python {values['python']}, "
+            f"numpy {values['numpy']}, memray {values['memray']}"
+            + (f", PYTHONMALLOC={values['PYTHONMALLOC']}" if values.get("PYTHONMALLOC") else ""))
+
+
+def mixed_provenance(runs):
+    """A sentence saying that `runs` (one table) come from several commits or machines, or None."""
+    runs = [run for run in runs if run is not None and run["status"] != "failed"]
+    checkouts = Counter(checkout_of(run) for run in runs)
+    machines = Counter(machine_of(run) for run in runs)
+    problems = []
+    if len(checkouts) > 1:
+        problems.append(f"{len(checkouts)} checkouts (" + "; ".join(
+            f"{count} at {fmt_checkout(checkout)}" for checkout, count in checkouts.most_common()) + ")")
+    if len(machines) > 1:
+        problems.append(f"{len(machines)} machines or interpreter versions (" + "; ".join(
+            f"{count} on {fmt_machine(machine)}" for machine, count in machines.most_common()) + ")")
+    if not problems:
+        return None
+    return ("**Mixed provenance:** the runs in this table were measured at " + " and on ".join(problems)
+            + "; compare them with care, or rerun them together.")
+
+
+def provenance_groups(summary):
+    """[(command, checkout, machine, [run ids])] for every run with a measurement, largest group first."""
+    groups = {}
+    for run in runs_sorted(summary):
+        if run["status"] == "failed":
+            continue
+        key = ((run.get("provenance") or {}).get("command", "unknown"), checkout_of(run), machine_of(run))
+        groups.setdefault(key, []).append(run["id"])
+    return sorted(((command, checkout, machine, ids) for (command, checkout, machine), ids in groups.items()),
+                  key=lambda group: (-len(group[3]), group[0], group[1]))
+
+
+def later_failures(run):
+    """Failed attempts of this run id made after its measurement (kept beside it, never over it)."""
+    if run is None or run["status"] == "failed":
+        return []
+    return [failure for failure in run.get("failures", []) if failure["at"] > run["measured_at"]]
 
 
 def iterations_done(run):

@@ -15,9 +15,9 @@ from graphmem.report import argument as report_argument
 from graphmem.atomic_files import write_atomically
 from graphmem.report.data import (
     MODE_MEANING, MODES, NOT_MEASURED, REFERENCE_VARIANT, SummaryError, budget_sweeps, chart_plan,
-    collecting_seconds, collector_runs, default_budget, fmt_bytes, fmt_count, fmt_params, fmt_ratio,
-    fmt_seconds, headline_params, headline_run, load_summary, matching_run, peak, peak_to_bound, ratio,
-    runs_sorted, sweep, workload_names,
+    checkout_of, collector_runs, default_budget, fmt_bytes, fmt_checkout, fmt_count, fmt_machine, fmt_params,
+    fmt_ratio, fmt_time, headline_params, headline_run, later_failures, load_summary, matching_run,
+    mixed_provenance, peak, peak_to_bound, provenance_groups, ratio, runs_sorted, sweep, workload_names,
 )
 from graphmem.variant_sources import CANONICAL, ROOT, VARIANTS, VARIANTS_DIR, differing_lines, hunks, variant_files
 
@@ -119,15 +119,24 @@ def section_compared(summary, variants_root):
         "These are all the lines in which a variant differs from strong, extracted from the sources by "
         "`shared/graphmem/variant_sources.py`; everything else is the same text, and "
         "`shared/contract/test_drift.py` fails on any difference that is not marked `# policy: <variant>`. "
-        f"They are read from the `variants/` this report was rendered beside; the runs were measured at commit "
-        f"`{summary['environment']['git_commit']}`"
-        + (" with uncommitted changes." if summary["environment"].get("git_dirty") else "."),
+        f"They are read from the `variants/` this report was rendered beside; {measured_at(summary)}",
     ]
     for variant in VARIANTS:
         if variant != CANONICAL:
             parts.append(f"#### {variant} against strong")
             parts += unified_hunks(variant, variants_root)
     return parts
+
+
+def measured_at(summary):
+    """Which commit(s) the runs were measured at, for the sentence under the code that differs."""
+    checkouts = sorted({checkout_of(run) for run in summary["runs"].values() if run["status"] != "failed"})
+    if not checkouts:
+        return "no run in this summary has a measurement."
+    if len(checkouts) == 1:
+        return f"the runs were measured at commit {fmt_checkout(checkouts[0])}."
+    return ("the runs were measured at several commits, " + ", ".join(map(fmt_checkout, checkouts))
+            + " (section 6 says which runs at which).")
 
 
 # --- 2. headline table -------------------------------------------------------------------------
@@ -165,15 +174,49 @@ def headline_row(summary, run, mode, variant):
     at_least = "≥ " if run["status"] == "ceiling" else ""
     return [
         f"`{mode}`", variant, run["status"], peak_cell(run), at_least + fmt_ratio(peak_to_bound(run)),
-        at_least + fmt_ratio(ratio(peak(run), peak(reference))), fmt_seconds(run.get("wall_seconds")),
-        fmt_count(run.get("total_allocations")), collector_cell(run), fmt_seconds(collecting_seconds(run)),
+        at_least + fmt_ratio(ratio(peak(run), peak(reference))), fmt_time(run, "wall_seconds"),
+        fmt_count(run.get("total_allocations")), collector_cell(run), fmt_time(run, "collector_seconds"),
         fmt_bytes(run.get("held_bytes_at_return")), fmt_bytes(run.get("held_bytes_after_collect")),
     ]
 
 
 def status_notes(runs):
-    return [f"- `{run['id']}`: **{run['status']}**: {run.get('reason') or 'no reason recorded'}"
-            for run in runs if run is not None and run["status"] != "ok"]
+    notes = [f"- `{run['id']}`: **{run['status']}**: {run.get('reason') or 'no reason recorded'}"
+             for run in runs if run is not None and run["status"] != "ok"]
+    return notes + failure_notes(runs)
+
+
+def failure_notes(runs):
+    """Failed reruns of runs whose last good measurement the table shows."""
+    notes = []
+    for run in runs:
+        for failure in later_failures(run):
+            log = f" (output: `{failure['log']}`)" if failure.get("log") else ""
+            notes.append(f"- `{run['id']}`: a rerun at {failure['at']} failed: {failure['reason']}{log}; "
+                         f"the row shows the measurement of {run['measured_at']}")
+    return notes
+
+
+TIME_COLUMNS = (
+    "**Times** (wall time, collector pause, time collecting) are the median and, in brackets, the range over "
+    "{processes} processes that ran the workload without memray (its hooks slow every allocation); a time "
+    "difference counts only where the ranges do not overlap. Memory figures (peak, allocations, held) come "
+    "from the one process under memray: the workloads are seeded and allocate the same arrays on every run, "
+    "so they are not repeated. Runs that stopped at the ceiling are not timed (their times would be of "
+    "truncated work)."
+)
+
+
+def time_columns_note(summary):
+    counts = sorted({run["timing"]["processes"] for run in summary["runs"].values()
+                     if run["status"] != "failed" and run.get("timing")})
+    processes = " or ".join(map(str, counts)) if counts else "several (none in this summary: `not timed`)"
+    return TIME_COLUMNS.format(processes=processes)
+
+
+def provenance_notes(runs):
+    note = mixed_provenance(runs)
+    return [note] if note else []
 
 
 def section_headline(summary):
@@ -186,6 +229,7 @@ def section_headline(summary):
         "those gc_only triggered itself in brackets; **collector pause**: their total time. **held**: array "
         "bytes still referenced by dezero Variables when the workload returned, and after one `gc.collect()`. "
         "Runs that hit the memory ceiling show the peak they had reached when stopped; failed runs show why.",
+        time_columns_note(summary),
     ]
     headers = ["mode", "variant", "status", "peak heap", "× bound", "× weakref", "wall time", "allocations",
                "collector runs", "collector pause", "held at return", "held after collect"]
@@ -207,6 +251,7 @@ def section_headline(summary):
         )
         parts.append(md_table(headers, [headline_row(summary, run, mode, variant) for mode, variant, run in runs],
                               right=set(range(3, len(headers)))))
+        parts += provenance_notes([run for _, _, run in runs])
         notes = status_notes([run for _, _, run in runs])
         if notes:
             parts.append("\n".join(notes))
@@ -232,6 +277,7 @@ def sweep_table(summary, chart):
                            for variant in variants])
         parts.append(f"{chart.workload}, collector `{mode}`, peak heap:")
         parts.append(md_table([chart.key, "live-set bound", *variants], rows, right=set(range(len(variants) + 2))))
+        parts += provenance_notes([run for series in points.values() for _, run in series])
         parts += [note for note in ["\n".join(status_notes(
             [run for series in points.values() for _, run in series]))] if note]
     return parts
@@ -242,16 +288,17 @@ def budget_table(summary):
     for workload, mode, params, runs in budget_sweeps(summary):
         rows = [[fmt_bytes(run["gc_budget"]), run["status"],
                  fmt_count((run.get("gc") or {}).get("variant_collections")),
-                 fmt_seconds(collecting_seconds(run)), peak_cell(run), fmt_bytes(run.get("held_bytes_at_return"))]
+                 fmt_time(run, "collector_seconds"), peak_cell(run), fmt_bytes(run.get("held_bytes_at_return"))]
                 for run in runs]
-        for variant in ("strong", REFERENCE_VARIANT):
-            reference = matching_run(summary, runs[0], variant)
+        references = [matching_run(summary, runs[0], variant) for variant in ("strong", REFERENCE_VARIANT)]
+        for variant, reference in zip(("strong", REFERENCE_VARIANT), references):
             if reference is not None:
-                rows.append([f"({variant})", reference["status"], "—", fmt_seconds(collecting_seconds(reference)),
+                rows.append([f"({variant})", reference["status"], "—", fmt_time(reference, "collector_seconds"),
                              peak_cell(reference), fmt_bytes(reference.get("held_bytes_at_return"))])
         parts.append(f"{workload}, collector `{mode}`, `{fmt_params(params)}`:")
         parts.append(md_table(["gc_only budget", "status", "own collections", "time collecting", "peak heap",
                                "held at return"], rows, right={2, 3, 4, 5}))
+        parts += provenance_notes(runs + references)
     return parts
 
 
@@ -333,19 +380,24 @@ def section_flamegraphs(summary, committed):
 # --- 6. reproduce ------------------------------------------------------------------------------
 
 def section_reproduce(summary):
-    environment = summary["environment"]
-    width = max(len(key) for key in environment)
-    block = "\n".join(f"{key.ljust(width)}  {'not set' if environment[key] is None else environment[key]}"
-                      for key in environment)
-    return [
-        "## 6. Reproduce",
-        "The runs in this report were measured by:",
-        f"```sh\n{summary['command']}\n```",
-        f"which also renders this file; `{REPORT_COMMAND}` renders it again from `reports/summary.json` alone"
-        + (f" (last written {summary['updated_at']})." if summary.get("updated_at") else "."),
-        "Environment of the measurement, from the summary:",
-        f"```text\n{block}\n```",
-    ]
+    """Each group of runs with the command that measured them, the commit and the machine, from the runs."""
+    groups = provenance_groups(summary)
+    parts = ["## 6. Reproduce"]
+    if not groups:
+        return parts + [f"No run in this summary has a measurement; `{PROFILE_COMMAND}` measures them."]
+    parts.append("Each run records the command that measured it, the commit and the machine. "
+                 + ("All the runs in this report were measured by one command, at one commit, on one machine:"
+                    if len(groups) == 1 else
+                    f"The runs in this report come from {len(groups)} such groups, largest first:"))
+    for command, checkout, machine, ids in groups:
+        listed = "" if len(groups) == 1 else (
+            f" ({len(ids)} runs" + (f": `{'`, `'.join(ids)}`)" if len(ids) <= 6 else ")"))
+        parts.append(f"```sh\n{command}\n```")
+        parts.append(f"at commit {fmt_checkout(checkout)}, on {fmt_machine(machine)}{listed}.")
+    parts.append(f"`{PROFILE_COMMAND}` also renders this file; `{REPORT_COMMAND}` renders it again from "
+                 "`reports/summary.json` alone"
+                 + (f" (last written {summary['updated_at']})." if summary.get("updated_at") else "."))
+    return parts
 
 
 # --- the whole report --------------------------------------------------------------------------

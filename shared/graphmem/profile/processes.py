@@ -1,0 +1,49 @@
+"""Child processes that belong to their run: one process group per run, gone when the run ends.
+
+The driver starts each harness with `start_new_session=True`, so the harness and the memray
+renderers it starts share one process group of their own, apart from the driver's (a terminal's
+Ctrl-C reaches only the driver, which then ends the run's group itself). Each child also asks
+Linux for SIGKILL when its parent dies (PR_SET_PDEATHSIG), so nothing of a run outlives a driver
+that was killed outright.
+"""
+import ctypes
+import os
+import signal
+import subprocess
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent_pid):
+    def prepare():
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):  # not Linux: the process group still ends it
+            return
+        if os.getppid() != parent_pid:  # the parent died before prctl took effect
+            os._exit(1)
+    return prepare
+
+
+def start(command, *, new_group, **popen_args):
+    """Popen(command) that dies with this process; in a process group of its own when new_group."""
+    return subprocess.Popen(command, start_new_session=new_group, preexec_fn=_die_with_parent(os.getpid()),
+                            **popen_args)
+
+
+def end_group(process):
+    """Kills the process group `process` leads (the run's harness and its renderers) and reaps the leader."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    process.wait()
+
+
+def group_alive(pgid):
+    """Whether any process of the group still exists (zombies aside)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
