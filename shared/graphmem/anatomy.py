@@ -13,9 +13,14 @@ the graph as built, and the graph after backward (whose own machinery may add cy
 import argparse
 import collections
 import gc
+import json
+import os
+import subprocess
 import sys
+import tempfile
 import tracemalloc
 import types
+from pathlib import Path
 
 import numpy as np
 
@@ -192,3 +197,22 @@ def main(argv=None):
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def measure_in(python, implementation, timeout=600):
+    """The anatomy record of `implementation`, measured by `python` in a process of its own,
+    or {"failed": why}: one implementation that cannot be dissected does not stop the others."""
+    shared = str(Path(__file__).resolve().parents[1])
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [shared, os.environ.get("PYTHONPATH")]))}
+    with tempfile.TemporaryDirectory(prefix="graphmem-anatomy-") as scratch:
+        out = Path(scratch) / "anatomy.json"
+        try:
+            done = subprocess.run([str(python), "-m", "graphmem.anatomy", implementation, str(out)],
+                                  capture_output=True, text=True, env=environment, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return {"failed": f"the anatomy of {implementation} took over {timeout} s"}
+        if done.returncode != 0 or not out.exists():
+            lines = [line for line in (done.stderr or "").splitlines() if line.strip()] or ["no output"]
+            return {"failed": f"python -m graphmem.anatomy {implementation} exited with {done.returncode}: "
+                              f"{lines[-1].strip()[:300]}"}
+        return json.loads(out.read_text())

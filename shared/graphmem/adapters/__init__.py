@@ -160,6 +160,14 @@ class Adapter:
     def no_grad(self):
         return contextlib.nullcontext()
 
+    def warm_up(self):
+        """One tiny graph and its backward, so that a library's one-time set-up (lazy imports, an
+        autograd engine's threads) happens before a measurement starts rather than inside it."""
+        x = self.variable(np.full(4, 0.5))
+        y = self.graph(lambda x: self.neg(self.square(self.add(x, x))), x)
+        self.backward(y)
+        self.gradient(x, y)
+
     # --- bench's clean-up ---
     def collect_garbage(self):
         gc.collect()
