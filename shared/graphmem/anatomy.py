@@ -86,13 +86,27 @@ def shortest_cycle(garbage, preferred_types=()):
     """The shortest reference cycle among the garbage, as [{"node", "edge"}], starting at a
     preferred-type object when one lies on a cycle of the same length; None if there is none."""
     members = {id(obj): obj for obj in garbage}
-    starts = sorted(garbage, key=lambda o: (not isinstance(o, preferred_types), type_name(o)))[:MAX_STARTS]
+    candidates = on_cycles(garbage, members)
+    starts = sorted(candidates, key=lambda o: (not isinstance(o, preferred_types), type_name(o)))[:MAX_STARTS]
     best = None
     for start in starts:
         path = _cycle_through(start, members, limit=len(best) if best else None)
         if path and (best is None or len(path) < len(best)):
             best = path
     return best
+
+
+def on_cycles(garbage, members):
+    """The garbage left after peeling, again and again, every object that nothing in the garbage refers
+    to or that refers to nothing in it: what is left lies on a cycle or between two."""
+    targets = {id(obj): {id(t) for _, t in edges(obj) if id(t) in members} for obj in garbage}
+    alive = set(targets)
+    changed = True
+    while changed:
+        referred = {t for key in alive for t in targets[key] if t in alive}
+        keep = {key for key in alive if key in referred and targets[key] & alive}
+        changed, alive = keep != alive, keep
+    return [members[key] for key in alive]
 
 
 def _cycle_through(start, members, limit=None):

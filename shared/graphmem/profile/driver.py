@@ -44,7 +44,7 @@ from pathlib import Path
 from graphmem import anatomy
 from graphmem.adapters import PEERS, UnknownImplementation, adapter_class
 from graphmem.adapters.environments import check as check_adapter
-from graphmem.adapters.environments import peer_environment
+from graphmem.adapters.environments import PeerEnvironment, peer_environment
 from graphmem.atomic_files import write_atomically, write_json_atomically
 from graphmem.checkout import cpu_name, git
 from graphmem.profile import processes
@@ -179,12 +179,12 @@ def parse_params(text):
     return params
 
 
-def parse_interpreters(values):
+def parse_interpreters(values, names=VARIANTS):
     interpreters = {}
     for value in values or []:
         variant, sep, path = value.partition("=")
-        if not sep or variant not in VARIANTS:
-            raise SelectionError(f"--interpreter takes VARIANT=PATH with VARIANT one of {', '.join(VARIANTS)}, "
+        if not sep or variant not in names:
+            raise SelectionError(f"--interpreter takes VARIANT=PATH with VARIANT one of {', '.join(names)}, "
                                  f"got {value!r}")
         interpreters[variant] = path
     return interpreters
@@ -227,7 +227,8 @@ def argument_parser():
     parser.add_argument("--requirement", action="append", default=[],
                         help="a requirement installed into every variant environment (repeatable)")
     parser.add_argument("--interpreter", action="append",
-                        help="VARIANT=PATH: use this python (with that variant installed) instead of an environment")
+                        help="VARIANT=PATH (or PEER=PATH): use this python, which has that variant (or library) "
+                             "installed, instead of an environment")
     parser.add_argument("--memory-interval-ms", type=int, default=10, help="memray's snapshot interval")
     parser.add_argument("--timing-processes", type=int, default=DEFAULT_TIMING_PROCESSES,
                         help="processes without memray that time each default, full and budget run "
@@ -917,7 +918,11 @@ def prepare_peers(peers, args, interpreters, environments):
     is recorded with its reason and left out of the runs; it never stops the profile."""
     implementations = {}
     for name, target in peers.items():
-        found = peer_environment(target, args.env_dir, args.requirement, say=lambda text: print(text, flush=True))
+        if name in interpreters:  # --interpreter NAME=PATH: a python that has the library already
+            description, problem = check_adapter(interpreters[name], target)
+            found = PeerEnvironment(name, None if problem else Path(interpreters[name]), description, problem)
+        else:
+            found = peer_environment(target, args.env_dir, args.requirement, say=lambda text: print(text, flush=True))
         implementations[name] = {"kind": "peer", **found.record(), "checked_at": now()}
         implementations[name].pop("python", None)
         if found.unavailable:
@@ -969,9 +974,9 @@ def main(argv=None):
         if args.timing_processes < 0:
             raise SelectionError("--timing-processes must be 0 or more")
         args.ceiling = parse_size(args.ceiling) if args.ceiling else FULL_CEILING if args.full else DEFAULT_CEILING
-        interpreters = parse_interpreters(args.interpreter)
         variants = list(dict.fromkeys(run.variant for run in runs if not run.peer))
         peers = {run.variant: run.peer for run in runs if run.peer}
+        interpreters = parse_interpreters(args.interpreter, (*VARIANTS, *peers))
         check_writable([args.reports, args.reports / "assets", *(args.reports / name for name in [*variants, *peers])])
         environments = {}
         for variant in variants:
