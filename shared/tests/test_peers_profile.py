@@ -7,7 +7,7 @@ has to be installed: its environment is this interpreter, given with --interpret
 import json
 import os
 import sys
-from argparse import Namespace
+from pathlib import Path
 
 import dezero
 import pytest
@@ -143,3 +143,45 @@ def test_pip_s_error_line_is_the_reason():
     output = "Collecting x\n  Downloading...\nERROR: No matching distribution found for x==9\nnotice: upgrade pip\n"
     assert environments.last_error(output) == "ERROR: No matching distribution found for x==9"
     assert environments.last_error("") == "no output"
+
+
+# --- the README's example -------------------------------------------------------------------------
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_example():
+    """The adapter file and the command of README's "Profile your own library"."""
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("## Profile your own library"):]
+    section = section[:section.index("\n## ", 4)]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    command = section.split("```sh\n", 1)[1].split("```", 1)[0].strip()
+    return code, command
+
+
+def test_the_readme_example_profiles_a_micrograd_shaped_library(tmp_path, monkeypatch):
+    code, command = readme_example()
+    assert command.startswith("python3 -m nox -s profile -- --adapter my_micrograd.py:MyMicrograd")
+    library = tmp_path / "lib"
+    (library / "micrograd").mkdir(parents=True)
+    (library / "micrograd" / "__init__.py").write_text("")
+    # micrograd's shape (scalar Values whose op closures capture their output), at its import path
+    (library / "micrograd" / "engine.py").write_text(CLOSURE_LIBRARY.replace("  # MARKER: the closure refers to out", ""))
+    (tmp_path / "my_micrograd.py").write_text(code)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(library), os.environ.get("PYTHONPATH")])))
+    monkeypatch.syspath_prepend(str(library))
+    monkeypatch.chdir(tmp_path)
+    user_args = command.split(" -- ", 1)[1].split()
+    status = profile.main([*user_args, "--interpreter", f"my_micrograd={sys.executable}", "--mode", "off",
+                           "--params", "size=300,iterations=2,depth=5", "--timing-processes", "0",
+                           "--no-flamegraphs", "--no-report", "--reports", str(tmp_path / "reports"),
+                           "--captures", str(tmp_path / "captures"), "--logs", str(tmp_path / "logs")])
+    assert status == 0
+    summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
+    assert sorted(summary["peer_runs"]) == ["my_micrograd/deep_chain/off/depth=5,size=300",
+                                            "my_micrograd/seed_loop/off/iterations=2,size=300"]
+    assert all(run["status"] == "ok" and run["ran_params"]["size"] == 3 for run in summary["peer_runs"].values())
+    described = summary["implementations"]["my_micrograd"]["description"]
+    assert described["source"]["file"] == "micrograd/engine.py"
+    assert described["source"]["text"].startswith("out._backward = _backward")
+    assert summary["anatomy"]["my_micrograd"]["forward"]["objects"] > 0
