@@ -28,11 +28,13 @@ def test(session, variant):
 
 @nox.session(reuse_venv=True)
 def profile(session):
-    """Profile every variant under memray, one process per run, into reports/ (args: --full, --variant, ...)."""
+    """Profile every variant and peer library under memray, one process per run, into reports/ (args: --full, --peer, ...)."""
     requirements = nox.project.dependency_groups(PYPROJECT, "profile")
     session.install(*requirements)
     # The driver builds one environment per variant, .nox/profile-<variant>, rebuilt only
     # when that variant's sources or these requirements change; see shared/graphmem/profile/driver.py.
+    # Each peer library gets .nox/profile-peer-<name> from its adapter's pins (shared/graphmem/adapters/),
+    # rebuilt only when they change; one that cannot install is recorded, not fatal.
     session.run("python", "-m", "graphmem.profile", "--env-dir", str(ROOT / ".nox"),
                 *[f"--requirement={r}" for r in requirements], *session.posargs,
                 env={"PYTHONPATH": str(ROOT / "shared")})

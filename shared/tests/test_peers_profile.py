@@ -54,6 +54,7 @@ def test_naming_implementations_runs_only_those():
     assert {run.variant for run in matrix("--peer", "torch")} == {"torch"}
     assert {run.variant for run in matrix("--variant", "weakref", "--peer", "book,jax")} == {"weakref", "book", "jax"}
     assert {run.variant for run in matrix("--peer", "none", "--variant", "strong")} == {"strong"}
+    assert {run.variant for run in matrix("--peer", "all")} == set(profile.PEERS)
 
 
 @pytest.mark.parametrize("args, message", [

@@ -196,7 +196,7 @@ def argument_parser():
         description="Profile the dezero variants under memray, one process per run; results go to reports/.")
     parser.add_argument("--variant", action="append", help=f"variants to run (default all: {', '.join(VARIANTS)})")
     parser.add_argument("--peer", action="append",
-                        help=f"peer libraries to run through their adapters, or none (default all: {', '.join(PEERS)}); "
+                        help=f"peer libraries to run through their adapters, all, or none (default all: {', '.join(PEERS)}); "
                              "naming any --variant, --peer or --adapter runs only what is named")
     parser.add_argument("--adapter", action="append",
                         help="your own implementation: an adapter as path/to/file.py:Class or module:Class "
@@ -244,8 +244,13 @@ def argument_parser():
 def chosen_peers(args):
     """{name: adapter target} of the peers the arguments select (see --peer and --adapter)."""
     named = bool(args.variant or args.peer or args.adapter)
-    names = [] if named and not args.peer else [n for n in split_names(args.peer) if n != "none"] or \
-        ([] if "none" in split_names(args.peer) else list(PEERS))
+    given = split_names(args.peer)
+    if named and not given:
+        names = []
+    elif "all" in given or not given:
+        names = list(PEERS)
+    else:
+        names = [name for name in given if name != "none"]
     peers = {name: name for name in choose("peer", names, PEERS)} if names else {}
     for target in args.adapter or []:
         where, _, class_name = target.rpartition(":")
