@@ -186,3 +186,8 @@ def test_the_readme_example_profiles_a_micrograd_shaped_library(tmp_path, monkey
     assert described["source"]["file"] == "micrograd/engine.py"
     assert described["source"]["text"].startswith("out._backward = _backward")
     assert summary["anatomy"]["my_micrograd"]["forward"]["objects"] > 0
+
+
+def test_a_peer_is_timed_on_the_seed_loop_only():
+    timed = {run.workload for run in matrix("--peer", "torch") if run.timed}
+    assert timed == {profile.PEER_TIMED_WORKLOAD}

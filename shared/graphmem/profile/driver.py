@@ -66,6 +66,7 @@ SCHEMA_VERSION = 2
 # non-overlapping ranges of two runs are unlikely to be chance: 2 in 252 for identical distributions).
 DEFAULT_TIMING_PROCESSES = 5
 TIMED_KINDS = ("default", "full", "budget")  # the runs whose times the report prints; sweeps show peaks only
+PEER_TIMED_WORKLOAD = "seed_loop"  # a peer's one timed workload: its report row quotes the seed loop's time
 FAILURES_KEPT = 10  # failed attempts kept beside a record, newest last
 INTERRUPTED = 130  # the shell's exit status for a command ended by SIGINT
 # What profiling itself writes: not a change to the code that was measured.
@@ -121,7 +122,8 @@ class Run:
 
     @property
     def timed(self):
-        return self.kind in TIMED_KINDS
+        # A peer is timed only on the seed loop, the one time its report row quotes.
+        return self.kind in TIMED_KINDS and (not self.peer or self.workload == PEER_TIMED_WORKLOAD)
 
     @property
     def file_stem(self):
