@@ -6,7 +6,7 @@ import numpy as np
 
 from graphmem.adapters import Adapter, Citation
 
-SCALAR_SCALE = 100  # a workload's `size` elements become size // 100 Values
+SCALAR_SCALE = 1000  # a workload's `size` elements become size // 1000 Values: 100 at the default 10^5
 RECURSION_LIMIT = 100_000  # backward's topological sort recurses once per node of a chain
 
 
