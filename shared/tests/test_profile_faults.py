@@ -196,7 +196,8 @@ def test_files_of_a_good_run_are_written_whole_and_from_the_run(tmp_path, scratc
 
 # --- interrupts --------------------------------------------------------------------------------
 
-def test_sigint_to_a_running_profile_leaves_summary_report_and_charts_in_agreement(tmp_path):
+@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupted_profile_leaves_summary_report_and_charts_in_agreement(tmp_path, signal_number):
     reports = tmp_path / "reports"
     env = {**os.environ, "PYTHONPATH": str(SHARED), "TMPDIR": str(tmp_path)}
     command = [sys.executable, "-m", "graphmem.profile", "--variant", VARIANT, "--workload", "seed_loop,no_grad_loop",
@@ -208,7 +209,7 @@ def test_sigint_to_a_running_profile_leaves_summary_report_and_charts_in_agreeme
     while not (reports / "summary.json").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.3)  # into the next run
-    driver.send_signal(signal.SIGINT)
+    driver.send_signal(signal_number)
     out, err = driver.communicate(timeout=120)
     assert driver.returncode == 130, err
     assert "Traceback" not in err
@@ -225,6 +226,17 @@ def test_sigint_to_a_running_profile_leaves_summary_report_and_charts_in_agreeme
     assert drawn and sorted(p.name for p in reports.glob("chart-*.png")) == drawn
     assert all((reports / name).stat().st_mtime >= (reports / "summary.json").stat().st_mtime - 1 for name in drawn)
     assert not [p for p in reports.rglob("*") if p.name.endswith(".tmp")], "no partial file"
+
+
+def test_an_interrupt_while_environments_are_built_changes_nothing(tmp_path, monkeypatch, capsys):
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(profile, "variant_environment", interrupted)
+    status = profile.main(["--variant", VARIANT, "--workload", "seed_loop", "--reports", str(tmp_path / "reports")])
+    assert status == 130
+    assert "interrupted before the first run; reports/ is unchanged" in capsys.readouterr().err
+    assert not (tmp_path / "reports" / "summary.json").exists()
 
 
 def test_interrupts_wait_for_a_commit_to_finish(tmp_path):
@@ -350,3 +362,25 @@ def test_output_stems_name_parameters_that_are_not_the_defaults(params, stem):
     spec = WORKLOADS["seed_loop"]
     run = profile.Run("weakref", "seed_loop", "off", tuple(sorted(spec.params(params).items())), None, "default")
     assert run.file_stem == stem
+
+
+GOOD_SAMPLE = {"status": "ok", "wall_seconds": 0.1, "gc": {"runs": [1, 0, 0], "seconds": [0.001, 0.0, 0.0],
+                                                           "variant_collections": None, "variant_seconds": None}}
+
+
+@pytest.mark.parametrize("change, reason", [
+    (lambda s: s.update(wall_seconds=-3), "wall_seconds = -3, not a non-negative number"),
+    (lambda s: s.update(wall_seconds="fast"), "wall_seconds = 'fast'"),
+    (lambda s: s.update(status="failed"), "reported status 'failed'"),
+    (lambda s: s.pop("gc"), "no collector runs and seconds per generation"),
+    (lambda s: s["gc"].update(runs=[1, 0]), "no collector runs and seconds per generation"),
+    (lambda s: s["gc"].update(runs=[1.5, 0, 0]), "a collector run count = 1.5, not a non-negative count"),
+    (lambda s: s["gc"].update(variant_seconds=float("inf")), "variant_seconds = inf"),
+], ids=["negative-wall", "string-wall", "failed-status", "no-gc", "two-generations", "fractional-count", "infinite"])
+def test_a_bad_timing_sample_fails_the_attempt_naming_the_process(change, reason):
+    sample = json.loads(json.dumps(GOOD_SAMPLE))
+    assert profile.checked_sample(json.loads(json.dumps(GOOD_SAMPLE)), "timing process 3") == GOOD_SAMPLE
+    change(sample)
+    with pytest.raises(profile.RunFailed, match="timing process 3 reported") as failure:
+        profile.checked_sample(sample, "timing process 3")
+    assert reason in str(failure.value)

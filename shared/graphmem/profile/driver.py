@@ -220,7 +220,8 @@ def argument_parser():
                         "(implies --no-sweeps)")
     parser.add_argument("--ceiling", help="address space a run may add before it is stopped "
                         f"(default {format_size(DEFAULT_CEILING)}, {format_size(FULL_CEILING)} with --full)")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per run (default %(default)s)")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                        help="seconds each process of a run may take (default %(default)s)")
     parser.add_argument("--reports", type=Path, default=ROOT / "reports", help="output folder (default reports/)")
     parser.add_argument("--captures", type=Path, default=ROOT / "build" / "memray",
                         help="where raw memray captures (.bin) go; not committed (default build/memray/)")
@@ -674,6 +675,7 @@ def timing_statistics(samples):
         "collector_seconds": per_process(rounded(lambda sample: sum(sample["gc"]["seconds"]))),
         "full_collection_seconds": per_process(rounded(full_pause)),
         "variant_collection_seconds": per_process(rounded(own_collection)),
+        "variant_seconds": per_process(rounded(lambda sample: sample["gc"].get("variant_seconds"))),
     }
 
 
@@ -820,14 +822,13 @@ def display_path(path):
 
 
 def commit(attempt, args, summary_path):
-    """Moves a good attempt's files into reports/ and merges its record; interrupts wait until it is done."""
-    with interrupts_deferred():
-        for name, body in attempt.assets.items():
-            if not (args.reports / "assets" / name).exists():
-                write_atomically(args.reports / "assets" / name, body)
-        for path, body in attempt.files.items():
-            write_atomically(path, body)
-        return merge_runs(summary_path, {attempt.record["id"]: attempt.record})
+    """Moves a good attempt's files into reports/ and merges its record (the caller holds interrupts back)."""
+    for name, body in attempt.assets.items():
+        if not (args.reports / "assets" / name).exists():
+            write_atomically(args.reports / "assets" / name, body)
+    for path, body in attempt.files.items():
+        write_atomically(path, body)
+    return merge_runs(summary_path, {attempt.record["id"]: attempt.record})
 
 
 @contextlib.contextmanager
@@ -964,12 +965,16 @@ def describe_implementations(implementations, variants, peers, interpreters, arg
         write_json_atomically(summary_path, summary)
 
 
-def render_report(args, summary_path):
-    """COMPARISON.md and its charts from the merged summary, all written or none (interrupts wait)."""
-    from graphmem.report.render import build
+def finish(args, summary_path):
+    """Drops unused assets and renders COMPARISON.md and its charts from the merged summary.
 
+    Interrupts wait until it is done: stopped halfway, the report would not match the summary."""
     with interrupts_deferred():
-        build(summary_path, args.reports / "COMPARISON.md")
+        prune_assets(args.reports)
+        if not args.no_report:
+            from graphmem.report.render import build
+
+            build(summary_path, args.reports / "COMPARISON.md")
 
 
 def main(argv=None):
@@ -1021,20 +1026,24 @@ def main(argv=None):
         for index, run in enumerate(runs, 1):
             current = run
             left = len(runs) - index
-            eta = f", ETA {format_duration(sum(durations) / len(durations) * (left + 1))}" if durations else ""
+            # The plan's estimate of what is left, scaled by how the runs so far compared with theirs
+            # (a timed default run costs several sweep points, so a plain average would mislead).
+            done_estimate = plan_estimate(runs[:index - 1], args)
+            eta = (f", ETA {format_duration(plan_estimate(runs[index - 1:], args) * sum(durations) / done_estimate)}"
+                   if durations and done_estimate else "")
             print(f"[{index}/{len(runs)}] {run.id} ({left} left after this{eta}) ... ", end="", flush=True)
             started = time.perf_counter()
             attempt = execute(run, interpreters[run.variant], args, provenance[run.variant])
             try:
-                commit(attempt, args, summary_path)
+                with interrupts_deferred():  # files and record land together, and are counted as kept
+                    commit(attempt, args, summary_path)
+                    merged, current = merged + 1, None
             except OSError as error:
                 print(f"NOT SAVED: {error}", flush=True)
                 print(f"profile: error: cannot write {error.filename or args.reports}: {error.strerror or error}; "
                       f"{merged} runs saved before it are in {display_path(summary_path)}", file=sys.stderr)
                 outcome = 1
                 break
-            merged += 1
-            current = None
             durations.append(time.perf_counter() - started)
             record = attempt.record
             statuses[record["status"]] = statuses.get(record["status"], 0) + 1
@@ -1045,23 +1054,21 @@ def main(argv=None):
         outcome = INTERRUPTED
     try:
         if merged:
-            with interrupts_deferred():
-                prune_assets(args.reports)
-            if not args.no_report:
-                render_report(args, summary_path)
+            finish(args, summary_path)
     except KeyboardInterrupt:
         outcome = INTERRUPTED
-    except OSError as error:
-        print(f"profile: error: cannot write the report: {error}; reports/summary.json has every run measured, "
-              f"`python3 -m nox -s report` renders it again", file=sys.stderr)
+    except (OSError, ImportError) as error:  # ImportError: a python without matplotlib, outside the session
+        print(f"profile: error: could not render the report: {error}; {display_path(summary_path)} has every run "
+              f"measured, and `python3 -m nox -s report` renders it", file=sys.stderr)
         outcome = outcome or 1
     finally:
         signal.signal(signal.SIGTERM, previous_term)
     rendered = "" if args.no_report else ", COMPARISON.md and charts re-rendered from it"
     if outcome == INTERRUPTED:
-        undone = len(runs) - merged
-        print(f"\nprofile: interrupted: kept the {merged} runs finished before it in {display_path(summary_path)}"
-              f"{rendered if merged else ''}; {undone} runs not measured"
+        kept = (f"kept the {merged} run{'s' * (merged != 1)} finished before it in {display_path(summary_path)}"
+                f"{rendered}"
+                if merged else f"nothing was saved, {display_path(args.reports)} is unchanged")
+        print(f"\nprofile: interrupted: {kept}; {len(runs) - merged} runs not measured"
               + (f" (the one in progress, {current.id}, was discarded)" if current else "")
               + f"; rerun `{command}` to measure them", file=sys.stderr, flush=True)
         return INTERRUPTED

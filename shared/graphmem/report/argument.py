@@ -79,8 +79,9 @@ def describe_runs(run):
     runs = collector_runs(run)
     if runs is None:
         return f"collector runs {NOT_MEASURED}"
-    return (f"the collector ran {runs[0]}, {runs[1]} and {runs[2]} times in generations 0, 1 and 2, "
-            f"for {fmt_time(run, 'collector_seconds')} in all (median [range] without memray)")
+    return (f"the collector ran {runs[0]}, {runs[1]} and {runs[2]} times in generations 0, 1 and 2"
+            + (f", for {fmt_time(run, 'collector_seconds')} in all (median [range] without memray)"
+               if time_spread(run, "collector_seconds") else " (their time was not measured without memray)"))
 
 
 def step(title, verdict, sentences, evidence):

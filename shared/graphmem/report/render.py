@@ -211,8 +211,11 @@ TIME_COLUMNS = (
 def time_columns_note(summary):
     counts = sorted({run["timing"]["processes"] for run in summary["runs"].values()
                      if run["status"] != "failed" and run.get("timing")})
-    processes = " or ".join(map(str, counts)) if counts else "several (none in this summary: `not timed`)"
-    return TIME_COLUMNS.format(processes=processes)
+    note = TIME_COLUMNS.format(processes=" or ".join(map(str, counts)) if counts else "repeated")
+    if not counts:
+        note += (f" No run in this summary has such timings, so every time reads `not timed`; `{PROFILE_COMMAND}` "
+                 "measures them.")
+    return note
 
 
 def provenance_notes(runs):
