@@ -191,3 +191,14 @@ def test_the_readme_example_profiles_a_micrograd_shaped_library(tmp_path, monkey
 def test_a_peer_is_timed_on_the_seed_loop_only():
     timed = {run.workload for run in matrix("--peer", "torch") if run.timed}
     assert timed == {profile.PEER_TIMED_WORKLOAD}
+
+
+def test_when_no_peer_is_available_the_summary_still_says_why(tmp_path):
+    status = profile.main([
+        "--peer", "jax", "--interpreter", f"jax={sys.executable}", "--no-report",  # this python has no jax
+        "--reports", str(tmp_path / "reports"), "--captures", str(tmp_path / "captures"),
+        "--logs", str(tmp_path / "logs")])
+    assert status == 0
+    summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
+    schema_validator().validate(summary)
+    assert summary["implementations"]["jax"]["available"] is False and summary["runs"] == {}

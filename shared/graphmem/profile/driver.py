@@ -941,9 +941,9 @@ def prepare_peers(peers, args, interpreters, environments):
     return implementations
 
 
-def describe_implementations(implementations, variants, peers, interpreters, args, summary_path):
-    """Adds our variants' descriptions and every available implementation's cycle anatomy, and
-    merges both into the summary before the first run (interrupts wait)."""
+def describe_implementations(implementations, variants, peers, interpreters, args):
+    """Adds our variants' descriptions to the peers' and measures every available implementation's
+    cycle anatomy: {"implementations": ..., "anatomy": ...} for merge_extras."""
     for variant in variants:
         description, problem = check_adapter(interpreters[variant], "ours")
         implementations[variant] = {"kind": "ours", "available": problem is None, "reason": problem,
@@ -956,13 +956,17 @@ def describe_implementations(implementations, variants, peers, interpreters, arg
                 found[name] = anatomy.measure_in(interpreters[name], peers.get(name, "ours"))
                 print(found[name].get("failed") or f"{found[name]['forward']['objects']} objects left for "
                       "the collector per dropped graph", flush=True)
-    with interrupts_deferred():
-        summary = load_summary(summary_path)
-        summary["workloads"] = workloads_record()
-        summary["implementations"] = {**summary.get("implementations", {}), **implementations}
-        summary["anatomy"] = {**summary.get("anatomy", {}), **found}
-        validate_summary(summary)
-        write_json_atomically(summary_path, summary)
+    return {"implementations": implementations, "anatomy": found}
+
+
+def merge_extras(summary_path, extras):
+    """Merges the implementations and their anatomy into the summary, validated, atomically."""
+    summary = load_summary(summary_path)
+    summary["workloads"] = workloads_record()
+    for key, found in extras.items():
+        summary[key] = {**summary.get(key, {}), **found}
+    validate_summary(summary)
+    write_json_atomically(summary_path, summary)
 
 
 def finish(args, summary_path):
@@ -1007,12 +1011,6 @@ def main(argv=None):
     summary_path = args.reports / "summary.json"
     host, command = host_environment(), user_command(argv)
     provenance = {name: {**host, **environments[name], "command": command} for name in environments}
-    try:
-        describe_implementations(implementations, variants, peers, interpreters, args, summary_path)
-    except KeyboardInterrupt:
-        print("\nprofile: interrupted before the first run; the implementations found are in the summary.",
-              file=sys.stderr)
-        return INTERRUPTED
     variants = list(environments)
     timed = sum(run.timed for run in runs)
     print(f"profile: {len(runs)} runs over {', '.join(variants)}: each once under memray for memory"
@@ -1020,9 +1018,12 @@ def main(argv=None):
              if args.timing_processes and timed else "")
           + f"; about {format_duration(plan_estimate(runs, args))}; results merge into {summary_path}", flush=True)
     durations, failed, statuses, merged = [], [], {}, 0
-    current, outcome = None, 0
+    current, outcome, runs_or_extras_saved = None, 0, False
     previous_term = signal.signal(signal.SIGTERM, terminate_as_interrupt)
     try:
+        # Which implementations ran and what a dropped graph leaves in each: merged with the first run.
+        extras = describe_implementations(implementations, [v for v in variants if v in VARIANTS], peers,
+                                          interpreters, args)
         for index, run in enumerate(runs, 1):
             current = run
             left = len(runs) - index
@@ -1037,6 +1038,9 @@ def main(argv=None):
             try:
                 with interrupts_deferred():  # files and record land together, and are counted as kept
                     commit(attempt, args, summary_path)
+                    if extras:
+                        merge_extras(summary_path, extras)
+                        extras = None
                     merged, current = merged + 1, None
             except OSError as error:
                 print(f"NOT SAVED: {error}", flush=True)
@@ -1050,10 +1054,15 @@ def main(argv=None):
             if record["status"] == "failed":
                 failed.append(record)
             print(f"{describe_result(record)} [{durations[-1]:.1f}s]", flush=True)
+        if extras and outcome == 0:  # no run at all: the implementations are still worth keeping
+            with interrupts_deferred():
+                merge_extras(summary_path, extras)
+                extras = None
+                runs_or_extras_saved = True
     except KeyboardInterrupt:
         outcome = INTERRUPTED
     try:
-        if merged:
+        if merged or runs_or_extras_saved:
             finish(args, summary_path)
     except KeyboardInterrupt:
         outcome = INTERRUPTED
