@@ -101,8 +101,6 @@ def collector_cell(summary, name):
     collector, wall = timing.get("collector_seconds"), timing.get("wall_seconds")
     if not collector or not wall:
         return NOT_MEASURED
-    if not collector["median"]:
-        return "–"
     return f"{fmt_seconds(collector['median'])} of {fmt_seconds(wall['median'])}"
 
 
@@ -133,9 +131,9 @@ def section_peers(summary):
                    cycle_words(anatomy.get(name)), peak_cell(summary, name), collector_cell(summary, name)]
                   for name in available]),
         "Peak over the live-set bound, per workload at its default parameters, `auto` / `off` (– : the library "
-        "does not run it). The bound is what a dezero-style graph must hold; a library whose backward keeps less "
-        "(torch, chainer and autograd keep no intermediate output that neg's backward does not need) can stay "
-        "below 1×.",
+        "does not run it). The bound is what a dezero-style graph must hold, which keeps every op's output; a "
+        "library that keeps only what its backward needs (neg's backward needs no array at all) can stay below 1×; "
+        "micrograd's bound counts one leaf Value per scalar, so its ratios weigh its graph's Python objects.",
         md_table(["implementation", *workloads],
                  [[label(summary, name), *(
                      " / ".join(ratio_cell(run_for(summary, workload, mode, name),
