@@ -502,3 +502,17 @@ def test_chart_has_one_series_per_variant_and_graph_and_is_written(small_result,
     written = bench_report.write_report(small_result, tmp_path)
     assert [p.name for p in written] == ["BENCH.md", bench_report.CHART_NAME]
     assert (tmp_path / bench_report.CHART_NAME).read_bytes()[:4] == b"\x89PNG"
+
+
+# --- The committed record -----------------------------------------------------------------
+def test_the_committed_bench_md_is_a_full_run_rendered_from_the_committed_bench_json():
+    result = bench_report.load_result(bench.RECORD_DIR / "bench.json")
+    assert result["record"] is True and result["plan"]["name"] == bench.RECORD_PLAN and not result["subset"], \
+        "reports/bench.json is not a full run: only `python3 -m nox -s bench` with no options writes the record"
+    expected = bench_report.render_markdown(result)
+    actual = (bench.RECORD_DIR / "BENCH.md").read_text(encoding="utf-8")
+    assert actual == expected, ("reports/BENCH.md has drifted from reports/bench.json; re-render it with "
+                                "`PYTHONPATH=shared python -m graphmem.bench.report` (or rerun `python3 -m nox -s "
+                                "bench`) and commit the result")
+    assert "Indicative" not in actual
+    assert (bench.RECORD_DIR / bench_report.CHART_NAME).read_bytes()[:4] == b"\x89PNG"
