@@ -68,7 +68,8 @@ def branching(ops, size, layers, iterations):
     for iteration in range(iterations):
         # Small inputs, so 2a^2 shrinks towards 0 instead of overflowing.
         x = ops.variable(0.1 * np.random.randn(size))
-        a = ops.graph(diamonds, x)
+        a = x  # drops the previous graph before the new one is built, as the bound assumes
+        a = ops.graph(diamonds, a)
         ops.backward(a)
 
 
