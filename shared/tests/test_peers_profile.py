@@ -103,7 +103,8 @@ def test_a_peer_whose_adapter_check_fails_is_recorded_and_the_others_still_run(t
     jax = summary["implementations"]["jax"]
     assert jax["available"] is False and "the jax adapter cannot import its library here" in jax["reason"]
     assert summary["implementations"][VARIANT]["available"] is True
-    assert list(summary["runs"]) == [f"{VARIANT}/seed_loop/off/iterations=2,size=100"]
+    [run_id] = summary["runs"]  # gc_only's id also names its budget
+    assert run_id.startswith(f"{VARIANT}/seed_loop/off/iterations=2,size=100")
     assert not summary.get("peer_runs")
 
 
