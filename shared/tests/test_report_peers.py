@@ -26,11 +26,11 @@ def described(name, version, holds, file, line, text, advice, unsupported=None, 
             "scalar_scale": None, "notes": notes, "unsupported": unsupported or {}, "element_bytes": 8}
 
 
-def anatomy_record(objects, by_type, array_bytes, cycle):
+def anatomy_record(objects, by_type, array_bytes, cycle, after_backward=None):
     phase = {"objects": objects, "by_type": by_type, "array_bytes": array_bytes, "cycle": cycle,
              "bytes_freed_by_collect": array_bytes}
     return {"implementation": "x", "version": "1", "size": 10_000, "elements": 100, "graph": "g",
-            "python": "3.11", "forward": phase, "backward": phase}
+            "python": "3.11", "forward": phase, "backward": {**phase, **(after_backward or {})}}
 
 
 @pytest.fixture
@@ -60,7 +60,8 @@ def summary():
     }
     summary["anatomy"] = {
         "weakref": anatomy_record(0, {}, 0, None),
-        "micrograd": anatomy_record(2400, {"cell": 900, "micrograd.Value": 400}, 0, MICROGRAD_CYCLE),
+        "micrograd": anatomy_record(2400, {"cell": 900, "micrograd.Value": 400}, 0, MICROGRAD_CYCLE,
+                                    after_backward={"objects": 3100}),
     }
     return summary
 
@@ -78,7 +79,7 @@ def test_the_section_prints_the_summary_s_figures_and_names_the_unavailable_peer
     text = render_markdown(summary)
     section = text[text.index("## 7. Where real libraries stand"):]
     assert "| micrograd 0.1.0" in section and "closure captures out (`micrograd/engine.py:20`)" in section
-    assert "**yes**: 2,400 objects (cell 900, Value 400), 0 B of arrays" in section
+    assert "**yes**: 2,400 objects (cell 900, Value 400), 0 B of arrays; after backward 3,100 objects" in section
     assert "no: reference counting frees it" in section  # weakref's anatomy
     assert "2.9 MiB / 238.4 MiB" in section  # micrograd's seed loop peaks, auto / off
     ratio_auto = summary["peer_runs"]["micrograd/seed_loop/auto/x"]["peak_ratio_to_bound"]

@@ -62,7 +62,10 @@ def cycle_words(record):
     if not found["objects"]:
         return "no: reference counting frees it"
     kinds = ", ".join(f"{kind.split('.')[-1]} {count:,}" for kind, count in list(found["by_type"].items())[:TOP_TYPES])
-    return f"**yes**: {found['objects']:,} objects ({kinds}), {fmt_bytes(found['array_bytes'])} of arrays"
+    after = record["backward"]
+    backward = (f"; after backward {after['objects']:,} objects, {fmt_bytes(after['array_bytes'])} of arrays"
+                if after["objects"] != found["objects"] or after["array_bytes"] != found["array_bytes"] else "")
+    return f"**yes**: {found['objects']:,} objects ({kinds}), {fmt_bytes(found['array_bytes'])} of arrays{backward}"
 
 
 def chain_words(record):
