@@ -28,11 +28,13 @@ def test(session, variant):
 
 @nox.session(reuse_venv=True)
 def profile(session):
-    """Profile every variant (memory under memray, times without), one process per run, into reports/."""
+    """Profile every variant and peer library (memory under memray, times without), one process per run, into reports/."""
     requirements = nox.project.dependency_groups(PYPROJECT, "profile")
     session.install(*requirements)
     # The driver builds one environment per variant, .nox/profile-<variant>, rebuilt only
     # when that variant's sources or these requirements change; see shared/graphmem/profile/driver.py.
+    # Each peer library gets .nox/profile-peer-<name> from its adapter's pins (shared/graphmem/adapters/),
+    # rebuilt only when they change; one that cannot install is recorded, not fatal.
     # It renders COMPARISON.md and the charts itself from what it merged, also after Ctrl-C; nox
     # must then wait for it (interrupt_timeout=None) instead of killing it 0.5 s into that.
     session.run("python", "-m", "graphmem.profile", "--env-dir", str(ROOT / ".nox"),

@@ -7,8 +7,11 @@ import numpy.random  # noqa: F401  numpy imports it lazily; its import must not 
 import pytest
 
 from graphmem import workloads
+from graphmem.adapters import make_adapter
 from graphmem.workloads import WORKLOADS
 from expectations import EXPECTED
+
+OURS = make_adapter("ours")
 
 # Small enough to take milliseconds, large enough (160 kB arrays) that the Python objects
 # around the arrays are noise next to the bound.
@@ -28,7 +31,7 @@ def traced_peak(function, **params):
     tracemalloc.start()
     try:
         baseline = tracemalloc.get_traced_memory()[0]
-        function(**params)
+        function(OURS, **params)
         return tracemalloc.get_traced_memory()[1] - baseline
     finally:
         tracemalloc.stop()
@@ -55,11 +58,13 @@ def test_peak_respects_the_live_set_bound(name):
 def test_registry_entry_describes_the_function(name):
     workload = WORKLOADS[name]
     signature = inspect.signature(workload.function)
+    assert list(signature.parameters)[0] == "ops"  # every workload runs over an adapter
     assert set(workload.default_params) <= set(signature.parameters)
     assert set(workload.full_params) <= set(signature.parameters)
     assert workload.full_params.get("size") == 1_000_000
     assert workload.progress_total in workload.default_params
-    assert workload.progress_local in workload.function.__code__.co_varnames
+    assert any(workload.progress_local in code.co_varnames
+               for code in workloads._code_objects(workload.function.__code__))
     assert workload.description and workload.bound_formula
     # Workloads are plain: no profiling or collector code inside them.
     source = inspect.getsource(workload.function)
@@ -95,6 +100,31 @@ def test_workloads_are_seeded(monkeypatch):
     drawn = []
     real_randn = workloads.np.random.randn
     monkeypatch.setattr(workloads.np.random, "randn", lambda n: drawn.append(real_randn(n)) or drawn[-1])
-    workloads.seed_loop(size=5, iterations=2)
-    workloads.seed_loop(size=5, iterations=2)
+    workloads.seed_loop(OURS, size=5, iterations=2)
+    workloads.seed_loop(OURS, size=5, iterations=2)
     assert all((a == b).all() for a, b in zip(drawn[:2], drawn[2:]))
+
+
+@pytest.mark.parametrize("name, params, counter", [
+    ("seed_loop", {"size": 4, "iterations": 5}, 3),
+    ("deep_chain", {"size": 4, "depth": 9}, 6),  # the counter of the chain nested in the workload
+])
+def test_progress_is_read_from_the_frame_that_failed(name, params, counter):
+    """The harness reports how far a workload got when it stopped; the loop may be nested in a traced graph."""
+
+    ops, calls = make_adapter("ours"), []
+
+    def stopping(op):
+        def counted(*args):
+            calls.append(op)
+            if len(calls) > counter:
+                raise MemoryError("stop")
+            return op(*args)
+        return counted
+
+    ops.neg, ops.variable = stopping(ops.neg), stopping(ops.variable)
+    workload = WORKLOADS[name]
+    with pytest.raises(MemoryError) as stopped:
+        workload.function(ops, **params)
+    # deep_chain makes its leaf first (one call), then counts negs from 0
+    assert workload.progress_in(stopped.value.__traceback__) == (counter if name == "seed_loop" else counter - 1)

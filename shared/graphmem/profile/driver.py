@@ -1,7 +1,14 @@
 """The profile driver: every selected (variant, workload, mode, params, budget) in its own process.
 
-    python -m graphmem.profile [--full] [--variant V,...] [--workload W,...] [--mode M,...]
+    python -m graphmem.profile [--full] [--variant V,...] [--peer P,...] [--adapter FILE.py:Class]
+                               [--workload W,...] [--mode M,...]
                                [--gc-budget 8MiB,64MiB,...] [--ceiling 1GiB] [--no-sweeps] ...
+
+Beside our variants, the peers (real autograd libraries, graphmem.adapters.PEERS, and any
+--adapter of your own) run the same workloads through their adapters, each in an environment
+built from its adapter's pins (graphmem.adapters.environments); a peer that cannot install or
+import is recorded with the reason and the others go on. Their records go to `peer_runs`, and
+every implementation's cycle anatomy (graphmem.anatomy) to `anatomy`.
 
 `nox -s profile -- ARGS` runs this with ARGS. For each selected variant the driver keeps a
 virtual environment under --env-dir (`.nox/profile-<variant>`) with that variant and the
@@ -34,6 +41,10 @@ import venv
 from dataclasses import dataclass
 from pathlib import Path
 
+from graphmem import anatomy
+from graphmem.adapters import PEERS, UnknownImplementation, adapter_class
+from graphmem.adapters.environments import check as check_adapter
+from graphmem.adapters.environments import PeerEnvironment, peer_environment
 from graphmem.atomic_files import write_atomically, write_json_atomically
 from graphmem.checkout import cpu_name, git
 from graphmem.profile import processes
@@ -55,6 +66,7 @@ SCHEMA_VERSION = 2
 # non-overlapping ranges of two runs are unlikely to be chance: 2 in 252 for identical distributions).
 DEFAULT_TIMING_PROCESSES = 5
 TIMED_KINDS = ("default", "full", "budget")  # the runs whose times the report prints; sweeps show peaks only
+PEER_TIMED_WORKLOAD = "seed_loop"  # a peer's one timed workload: its report row quotes the seed loop's time
 FAILURES_KEPT = 10  # failed attempts kept beside a record, newest last
 INTERRUPTED = 130  # the shell's exit status for a command ended by SIGINT
 # What profiling itself writes: not a change to the code that was measured.
@@ -97,6 +109,7 @@ class Run:
     params: tuple  # sorted (name, value) pairs
     gc_budget: int | None
     kind: str  # "default", "full", "sweep" or "budget": default and full runs get flamegraphs
+    peer: str | None = None  # a peer's adapter (name or module:Class); `variant` is then its name
 
     @property
     def params_dict(self):
@@ -109,7 +122,8 @@ class Run:
 
     @property
     def timed(self):
-        return self.kind in TIMED_KINDS
+        # A peer is timed only on the seed loop, the one time its report row quotes.
+        return self.kind in TIMED_KINDS and (not self.peer or self.workload == PEER_TIMED_WORKLOAD)
 
     @property
     def file_stem(self):
@@ -167,12 +181,12 @@ def parse_params(text):
     return params
 
 
-def parse_interpreters(values):
+def parse_interpreters(values, names=VARIANTS):
     interpreters = {}
     for value in values or []:
         variant, sep, path = value.partition("=")
-        if not sep or variant not in VARIANTS:
-            raise SelectionError(f"--interpreter takes VARIANT=PATH with VARIANT one of {', '.join(VARIANTS)}, "
+        if not sep or variant not in names:
+            raise SelectionError(f"--interpreter takes VARIANT=PATH with VARIANT one of {', '.join(names)}, "
                                  f"got {value!r}")
         interpreters[variant] = path
     return interpreters
@@ -183,6 +197,13 @@ def argument_parser():
         prog="nox -s profile --",
         description="Profile the dezero variants under memray, one process per run; results go to reports/.")
     parser.add_argument("--variant", action="append", help=f"variants to run (default all: {', '.join(VARIANTS)})")
+    parser.add_argument("--peer", action="append",
+                        help=f"peer libraries to run through their adapters, all, or none (default all: {', '.join(PEERS)}); "
+                             "naming any --variant, --peer or --adapter runs only what is named")
+    parser.add_argument("--adapter", action="append",
+                        help="your own implementation: an adapter as path/to/file.py:Class or module:Class "
+                             "(see README, 'Profile your own library'); runs like a peer")
+    parser.add_argument("--no-anatomy", action="store_true", help="skip the cycle anatomy of each implementation")
     parser.add_argument("--workload", action="append",
                         help=f"workloads to run (default all: {', '.join(WORKLOADS)})")
     parser.add_argument("--mode", action="append", help=f"collector modes (default all: {', '.join(MODES)})")
@@ -209,7 +230,8 @@ def argument_parser():
     parser.add_argument("--requirement", action="append", default=[],
                         help="a requirement installed into every variant environment (repeatable)")
     parser.add_argument("--interpreter", action="append",
-                        help="VARIANT=PATH: use this python (with that variant installed) instead of an environment")
+                        help="VARIANT=PATH (or PEER=PATH): use this python, which has that variant (or library) "
+                             "installed, instead of an environment")
     parser.add_argument("--memory-interval-ms", type=int, default=10, help="memray's snapshot interval")
     parser.add_argument("--timing-processes", type=int, default=DEFAULT_TIMING_PROCESSES,
                         help="processes without memray that time each default, full and budget run "
@@ -222,12 +244,41 @@ def argument_parser():
 
 
 # --- the matrix --------------------------------------------------------------------
+def chosen_peers(args):
+    """{name: adapter target} of the peers the arguments select (see --peer and --adapter)."""
+    named = bool(args.variant or args.peer or args.adapter)
+    given = split_names(args.peer)
+    if named and not given:
+        names = []
+    elif "all" in given or not given:
+        names = list(PEERS)
+    else:
+        names = [name for name in given if name != "none"]
+    peers = {name: name for name in choose("peer", names, PEERS)} if names else {}
+    for target in args.adapter or []:
+        where, _, class_name = target.rpartition(":")
+        if where.endswith(".py"):  # the path as the harness will see it, from the repository root
+            target = f"{Path(where).resolve()}:{class_name}"
+        try:
+            name = adapter_class(target).name
+        except UnknownImplementation as error:
+            raise SelectionError(str(error)) from None
+        if name in peers or name in VARIANTS:
+            raise SelectionError(f"--adapter {target}: its name {name!r} is taken; give the adapter class its own name")
+        peers[name] = target
+    return peers
+
+
 def build_matrix(args):
     """Every run the arguments select, in order, without duplicates."""
-    variants = choose("variant", args.variant, VARIANTS)
+    peers = chosen_peers(args)
+    named = bool(args.variant or args.peer or args.adapter)
+    variants = choose("variant", args.variant, VARIANTS) if args.variant or not named else []
     workloads = choose("workload", args.workload, list(WORKLOADS))
     modes = choose("mode", args.mode, MODES)
     budgets = [parse_size(b) for b in split_names(args.gc_budget)]
+    if not variants and not peers:
+        raise SelectionError("nothing to run: no variant and no peer selected")
     if budgets and BUDGETED_VARIANT not in variants:
         raise SelectionError(f"--gc-budget applies only to {BUDGETED_VARIANT}, which is not among the selected "
                              f"variants ({', '.join(variants)})")
@@ -268,6 +319,17 @@ def build_matrix(args):
             spec = WORKLOADS[BUDGET_SWEEP_WORKLOAD]
             for mode in modes:
                 add(variant, BUDGET_SWEEP_WORKLOAD, mode, spec.params(), "budget", DEFAULT_BUDGET_SWEEP)
+    # Peers: the default (and full) parameters of every workload their adapter runs; no sweeps.
+    for name, target in peers.items():
+        unsupported = adapter_class(target).unsupported
+        for workload in (w for w in workloads if w not in unsupported):
+            spec = WORKLOADS[workload]
+            own = {k: v for k, v in overrides.items() if k in spec.default_params}
+            for mode in modes:
+                for kind, params in [("default", spec.params(own))] + (
+                        [("full", spec.params(spec.full_params))] if args.full else []):
+                    run = Run(name, workload, mode, tuple(sorted(params.items())), None, kind, peer=target)
+                    runs.setdefault(run.id, run)
     return list(runs.values())
 
 
@@ -305,23 +367,26 @@ def variant_environment(variant, env_dir, requirements):
 PROBE = """
 import json, os, platform, sys
 from importlib.metadata import version
-import dezero
-print(json.dumps({"variant": dezero.VARIANT,
+try:
+    import dezero
+except ImportError:
+    dezero = None
+print(json.dumps({"variant": getattr(dezero, "VARIANT", None),
                   "python": platform.python_version() + " " + platform.python_implementation(),
                   "numpy": version("numpy"), "memray": version("memray"), "platform": platform.platform(),
                   "PYTHONMALLOC": os.environ.get("PYTHONMALLOC")}))
 """
 
 
-def probe_interpreter(variant, python):
-    """The versions a variant's python runs with; fails clearly unless it has that variant and memray."""
+def probe_interpreter(variant, python, peer=False):
+    """The versions a variant's (or a peer's) python runs with; fails clearly unless it has that variant and memray."""
     result = subprocess.run([str(python), "-c", PROBE], capture_output=True, text=True)
     try:
         found = json.loads(result.stdout)
     except json.JSONDecodeError:
         lines = result.stderr.strip().splitlines() or ["no output"]
         raise SelectionError(f"{python} cannot profile variant {variant!r}: {lines[-1]}") from None
-    if found.pop("variant") != variant:
+    if found.pop("variant") != variant and not peer:
         raise SelectionError(f"{python} has another variant of dezero installed, not {variant!r}")
     return found
 
@@ -369,17 +434,23 @@ def merged_record(old, new):
     return {**{key: value for key, value in new.items() if key != "failure"}, "failures": failures}
 
 
+def workloads_record():
+    return {name: {"description": w.description, "live_set_bound": w.bound_formula,
+                   "default_params": w.default_params, "full_params": w.full_params}
+            for name, w in WORKLOADS.items()}
+
+
 def merge_runs(path, records):
     """Merges records (id -> good or failed record) into the summary at `path`, validated, atomically."""
     summary = load_summary(path)
     summary["updated_at"] = now()
-    summary["workloads"] = {
-        name: {"description": w.description, "live_set_bound": w.bound_formula, "default_params": w.default_params,
-               "full_params": w.full_params}
-        for name, w in WORKLOADS.items()}
+    summary["workloads"] = workloads_record()
     for run_id, record in records.items():
-        summary["runs"][run_id] = merged_record(summary["runs"].get(run_id), record)
+        table = summary.setdefault("peer_runs", {}) if record.get("implementation") else summary["runs"]
+        table[run_id] = merged_record(table.get(run_id), record)
     summary["runs"] = dict(sorted(summary["runs"].items()))
+    if "peer_runs" in summary:
+        summary["peer_runs"] = dict(sorted(summary["peer_runs"].items()))
     validate_summary(summary)
     write_json_atomically(path, summary)
     return summary
@@ -619,6 +690,7 @@ def spec_for(run, args, capture, scratch):
     rendered = run.kind in ("default", "full") and not args.no_flamegraphs
     return {
         "variant": run.variant,
+        **({"implementation": run.peer} if run.peer else {}),
         "workload": run.workload,
         "params": run.params_dict,
         "mode": run.mode,
@@ -681,6 +753,7 @@ def execute(run, python, args, provenance):
         "params": run.params_dict, "gc_budget": run.gc_budget,
         "live_set_bound_bytes": WORKLOADS[run.workload].live_set_bound(run.params_dict),
         "ceiling_bytes": args.ceiling, "provenance": provenance,
+        **({"implementation": run.variant} if run.peer else {}),
     }
     with tempfile.TemporaryDirectory(prefix="graphmem-run-") as scratch_name, \
             open(Path(scratch_name) / "run.log", "w+b") as log:
@@ -848,6 +921,54 @@ def plan_estimate(runs, args):
     return seconds
 
 
+def prepare_peers(peers, args, interpreters, environments):
+    """Builds or reuses each peer's environment; {name: implementation record}. An unavailable peer
+    is recorded with its reason and left out of the runs; it never stops the profile."""
+    implementations = {}
+    for name, target in peers.items():
+        if name in interpreters:  # --interpreter NAME=PATH: a python that has the library already
+            description, problem = check_adapter(interpreters[name], target)
+            found = PeerEnvironment(name, None if problem else Path(interpreters[name]), description, problem)
+        else:
+            found = peer_environment(target, args.env_dir, args.requirement, say=lambda text: print(text, flush=True))
+        implementations[name] = {"kind": "peer", **found.record(), "checked_at": now()}
+        implementations[name].pop("python", None)
+        if found.unavailable:
+            print(f"profile: peer {name} is unavailable and will not run: {found.unavailable}", flush=True)
+            continue
+        interpreters[name] = found.python
+        environments[name] = probe_interpreter(name, found.python, peer=True)
+    return implementations
+
+
+def describe_implementations(implementations, variants, peers, interpreters, args):
+    """Adds our variants' descriptions to the peers' and measures every available implementation's
+    cycle anatomy: {"implementations": ..., "anatomy": ...} for merge_extras."""
+    for variant in variants:
+        description, problem = check_adapter(interpreters[variant], "ours")
+        implementations[variant] = {"kind": "ours", "available": problem is None, "reason": problem,
+                                    "checked_at": now(), **({"description": description} if description else {})}
+    found = {}
+    if not args.no_anatomy:
+        for name, record in implementations.items():
+            if record["available"]:
+                print(f"profile: cycle anatomy of {name} ... ", end="", flush=True)
+                found[name] = anatomy.measure_in(interpreters[name], peers.get(name, "ours"))
+                print(found[name].get("failed") or f"{found[name]['forward']['objects']} objects left for "
+                      "the collector per dropped graph", flush=True)
+    return {"implementations": implementations, "anatomy": found}
+
+
+def merge_extras(summary_path, extras):
+    """Merges the implementations and their anatomy into the summary, validated, atomically."""
+    summary = load_summary(summary_path)
+    summary["workloads"] = workloads_record()
+    for key, found in extras.items():
+        summary[key] = {**summary.get(key, {}), **found}
+    validate_summary(summary)
+    write_json_atomically(summary_path, summary)
+
+
 def finish(args, summary_path):
     """Drops unused assets and renders COMPARISON.md and its charts from the merged summary.
 
@@ -871,14 +992,17 @@ def main(argv=None):
         if args.timing_processes < 0:
             raise SelectionError("--timing-processes must be 0 or more")
         args.ceiling = parse_size(args.ceiling) if args.ceiling else FULL_CEILING if args.full else DEFAULT_CEILING
-        interpreters = parse_interpreters(args.interpreter)
-        variants = list(dict.fromkeys(run.variant for run in runs))
-        check_writable([args.reports, args.reports / "assets", *(args.reports / variant for variant in variants)])
+        variants = list(dict.fromkeys(run.variant for run in runs if not run.peer))
+        peers = {run.variant: run.peer for run in runs if run.peer}
+        interpreters = parse_interpreters(args.interpreter, (*VARIANTS, *peers))
+        check_writable([args.reports, args.reports / "assets", *(args.reports / name for name in [*variants, *peers])])
         environments = {}
         for variant in variants:
             if variant not in interpreters:
                 interpreters[variant] = variant_environment(variant, args.env_dir, args.requirement)
             environments[variant] = probe_interpreter(variant, interpreters[variant])
+        implementations = prepare_peers(peers, args, interpreters, environments)
+        runs = [run for run in runs if not run.peer or run.variant in environments]
     except (SelectionError, ReportsNotWritable) as error:
         print(f"profile: error: {error}", file=sys.stderr)
         return 2
@@ -888,16 +1012,20 @@ def main(argv=None):
 
     summary_path = args.reports / "summary.json"
     host, command = host_environment(), user_command(argv)
-    provenance = {variant: {**host, **environments[variant], "command": command} for variant in variants}
+    provenance = {name: {**host, **environments[name], "command": command} for name in environments}
+    variants = list(environments)
     timed = sum(run.timed for run in runs)
     print(f"profile: {len(runs)} runs over {', '.join(variants)}: each once under memray for memory"
           + (f", and {timed} of them {args.timing_processes} times more without memray for times"
              if args.timing_processes and timed else "")
           + f"; about {format_duration(plan_estimate(runs, args))}; results merge into {summary_path}", flush=True)
     durations, failed, statuses, merged = [], [], {}, 0
-    current, outcome = None, 0
+    current, outcome, runs_or_extras_saved = None, 0, False
     previous_term = signal.signal(signal.SIGTERM, terminate_as_interrupt)
     try:
+        # Which implementations ran and what a dropped graph leaves in each: merged with the first run.
+        extras = describe_implementations(implementations, [v for v in variants if v in VARIANTS], peers,
+                                          interpreters, args)
         for index, run in enumerate(runs, 1):
             current = run
             left = len(runs) - index
@@ -912,6 +1040,9 @@ def main(argv=None):
             try:
                 with interrupts_deferred():  # files and record land together, and are counted as kept
                     commit(attempt, args, summary_path)
+                    if extras:
+                        merge_extras(summary_path, extras)
+                        extras = None
                     merged, current = merged + 1, None
             except OSError as error:
                 print(f"NOT SAVED: {error}", flush=True)
@@ -925,10 +1056,15 @@ def main(argv=None):
             if record["status"] == "failed":
                 failed.append(record)
             print(f"{describe_result(record)} [{durations[-1]:.1f}s]", flush=True)
+        if extras and outcome == 0:  # no run at all: the implementations are still worth keeping
+            with interrupts_deferred():
+                merge_extras(summary_path, extras)
+                extras = None
+                runs_or_extras_saved = True
     except KeyboardInterrupt:
         outcome = INTERRUPTED
     try:
-        if merged:
+        if merged or runs_or_extras_saved:
             finish(args, summary_path)
     except KeyboardInterrupt:
         outcome = INTERRUPTED

@@ -1,10 +1,11 @@
 """One measurement in one fresh process: a workload under memray, or timed without it.
 
-Run by the profile driver with the python of a variant's own environment:
+Run by the profile driver with the python of a variant's (or a peer's) own environment:
 
     python -m graphmem.profile.harness SPEC.json RESULT.json
 
-SPEC names the variant it expects, the workload and its parameters, the collector mode,
+SPEC names the variant it expects (or, for a peer library, `"implementation"`: its adapter),
+the workload and its parameters, the collector mode,
 gc_only's budget, the memory ceiling and where the capture and the rendered files go; with
 `"memray": false` the process only times the workload (memray's hooks slow every allocation,
 so times compared in the report come from such processes). RESULT gets every number of the
@@ -18,7 +19,6 @@ import resource
 import subprocess
 import sys
 import time
-import traceback
 from pathlib import Path
 
 from graphmem.atomic_files import write_json_atomically
@@ -46,32 +46,6 @@ class CollectorLog:
             self.runs[generation] += 1
             self.seconds[generation] += time.perf_counter() - self._started
             self._started = None
-
-
-def held_array_bytes():
-    """Bytes of the arrays (data and grad) of every dezero Variable still alive, each array once.
-
-    Reads gc.get_objects(), which does not collect, so graphs kept only by cycles count.
-    """
-    import numpy as np
-    from dezero import Variable
-
-    seen, total = set(), 0
-    for obj in gc.get_objects():
-        if isinstance(obj, Variable):
-            for array in (obj.data, obj.grad):
-                if isinstance(array, np.ndarray) and id(array) not in seen:
-                    seen.add(id(array))
-                    total += array.nbytes
-    return total
-
-
-def progress_at_failure(tb, function, local_name):
-    """The loop counter of the workload's frame when an exception left it (None if it never looped)."""
-    for frame, _ in traceback.walk_tb(tb):
-        if frame.f_code is function.__code__:
-            return frame.f_locals.get(local_name)
-    return None
 
 
 def address_space_bytes():
@@ -143,8 +117,12 @@ class Outcome:
             status, reason, completed, wall_seconds, log)
 
 
-def run_workload(workload, params, ceiling):
-    """The one place a workload is called: timed, under the ceiling, with the collector logged."""
+def run_workload(workload, params, ceiling, ops=None):
+    """The one place a workload is called (through `ops`, the installed variant's adapter by default):
+    timed, under the ceiling, with the collector logged."""
+    if ops is None:
+        from graphmem.adapters import make_adapter
+        ops = make_adapter("ours")
     log = CollectorLog()
     soft_limit, hard_limit = resource.getrlimit(resource.RLIMIT_AS)
     status, reason, completed = "ok", None, workload.total_iterations(params)
@@ -155,11 +133,11 @@ def run_workload(workload, params, ceiling):
         resource.setrlimit(resource.RLIMIT_AS, (address_space_bytes() + ceiling, hard_limit))
     started = time.perf_counter()
     try:
-        workload.function(**params)
+        workload.function(ops, **ops.scaled_params(params))
     except MemoryError as error:
         wall_seconds = time.perf_counter() - started
         resource.setrlimit(resource.RLIMIT_AS, (soft_limit, hard_limit))
-        completed = progress_at_failure(error.__traceback__, workload.function, workload.progress_local)
+        completed = workload.progress_in(error.__traceback__)
         status = "ceiling"
         after = f" after {completed} {workload.progress_total}" if completed is not None else ""
         reason = f"stopped at the ceiling of {format_size(ceiling)}{after} ({error})"
@@ -181,23 +159,32 @@ def collector_numbers(log, collector):
 
 
 def prepare(spec):
-    """Checks the variant, sets gc_only's budget and the collector mode; returns (workload, params, collector)."""
+    """Checks the variant, sets gc_only's budget and the collector mode; returns (workload, params, collector, ops)."""
     import numpy.random  # noqa: F401  numpy imports it lazily; its import is not the workload's
 
-    import dezero
+    from graphmem.adapters import make_adapter
     from graphmem.workloads import WORKLOADS
 
-    if dezero.VARIANT != spec["variant"]:
-        raise RuntimeError(f"expected variant {spec['variant']!r} but this interpreter has "
-                           f"{dezero.VARIANT!r} ({dezero.__file__})")
     workload = WORKLOADS[spec["workload"]]
     params = workload.params(spec["params"])
     if spec["mode"] not in MODES:
         raise ValueError(f"unknown collector mode {spec['mode']!r}; valid: {', '.join(MODES)}")
-    collector = getattr(dezero, "collector", None)
+    ops = make_adapter(spec.get("implementation") or "ours")
+    if not ops.supports(workload.name):
+        raise ValueError(f"{ops.name} does not run {workload.name}: {ops.unsupported[workload.name]}")
+    if spec.get("implementation"):
+        collector = None
+        ops.warm_up()  # a peer's one-time set-up is not its workload's memory (our variants have none)
+    else:
+        import dezero
+
+        if dezero.VARIANT != spec["variant"]:
+            raise RuntimeError(f"expected variant {spec['variant']!r} but this interpreter has "
+                               f"{dezero.VARIANT!r} ({dezero.__file__})")
+        collector = getattr(dezero, "collector", None)
     if spec.get("gc_budget") is not None:
         if collector is None:
-            raise ValueError(f"variant {dezero.VARIANT!r} has no collector budget to set")
+            raise ValueError(f"{ops.name!r} has no collector budget to set")
         collector.budget = spec["gc_budget"]
     if collector is not None:
         collector.pending_bytes = collector.collections = 0
@@ -207,7 +194,7 @@ def prepare(spec):
         gc.disable()
     else:
         gc.enable()
-    return workload, params, collector
+    return workload, params, collector, ops
 
 
 def measure(spec):
@@ -216,9 +203,7 @@ def measure(spec):
         return time_once(spec)
     import memray
 
-    import dezero
-
-    workload, params, collector = prepare(spec)
+    workload, params, collector, ops = prepare(spec)
     capture = Path(spec["capture"])
     capture.parent.mkdir(parents=True, exist_ok=True)
     capture.unlink(missing_ok=True)
@@ -226,13 +211,13 @@ def measure(spec):
 
     with memray.Tracker(capture, native_traces=False, trace_python_allocators=True, follow_fork=False,
                         memory_interval_ms=interval_ms):
-        outcome = run_workload(workload, params, spec.get("ceiling_bytes"))
+        outcome = run_workload(workload, params, spec.get("ceiling_bytes"), ops)
         # Counting allocates, which under `auto` could start a collection before the count;
         # inside the tracked block, so that memray sees the cycles freed here as freed.
         gc.disable()
-        held_at_return = held_array_bytes()
+        held_at_return = ops.held_bytes()
         gc.collect()
-        held_after_collect = held_array_bytes()
+        held_after_collect = ops.held_bytes()
         # memray snapshots the heap every interval; wait out one more, so that the memory-over-time
         # line ends where the run really ends, after the final collection.
         time.sleep(interval_ms * 1.5 / 1000)
@@ -245,9 +230,12 @@ def measure(spec):
         total_allocations, total_bytes = allocation_totals(reader)
 
     files, problems = render(capture, spec)
-    bound = workload.live_set_bound(params)
+    bound = ops.live_set_bound(workload, params)
+    # A peer's record names its implementation (and, for a scalar library, the parameters it ran).
+    who = ({"implementation": ops.name, "ran_params": ops.scaled_params(params)} if spec.get("implementation")
+           else {"variant": ops.name})
     return {
-        "variant": dezero.VARIANT,
+        **who,
         "workload": workload.name,
         "mode": spec["mode"],
         "params": params,
@@ -272,8 +260,8 @@ def measure(spec):
 
 def time_once(spec):
     """The workload once, without memray: its wall time and the collector's runs and seconds."""
-    workload, params, collector = prepare(spec)
-    outcome = run_workload(workload, params, spec.get("ceiling_bytes"))
+    workload, params, collector, ops = prepare(spec)
+    outcome = run_workload(workload, params, spec.get("ceiling_bytes"), ops)
     gc.enable()
     return {
         "status": outcome.status,

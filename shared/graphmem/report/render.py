@@ -12,6 +12,7 @@ from pathlib import Path
 
 from graphmem.report import argument as report_argument
 from graphmem.report import captions, flamegraphs, verdict
+from graphmem.report import peers as report_peers
 from graphmem.atomic_files import write_atomically
 from graphmem.report.data import (
     MODE_MEANING, MODES, NOT_MEASURED, REFERENCE_VARIANT, SummaryError, budget_sweeps, chart_plan,
@@ -357,6 +358,7 @@ def render_markdown(summary, committed=frozenset(), variants_root=VARIANTS_DIR, 
         *report_argument.section_argument(summary),
         *flamegraphs.section_flamegraphs(summary, committed),
         *section_reproduce(summary),
+        *report_peers.section_peers(summary),
         *report_argument.closing_note(summary),
         captions.review_note(summary),
     ]
@@ -371,7 +373,7 @@ def build(summary_path, report_path, with_charts=True, bench_path=verdict.BENCH_
     images = {}
     if with_charts:
         from graphmem.report import charts  # matplotlib only where charts are drawn, not in the test sessions
-        images = charts.render_charts(summary)
+        images = {**charts.render_charts(summary), **report_peers.render_diagram(summary)}
     report_path = Path(report_path)
     report_path.parent.mkdir(parents=True, exist_ok=True)
     readme = None

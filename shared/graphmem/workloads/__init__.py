@@ -1,99 +1,105 @@
-"""The shared workloads: plain functions on the installed dezero, with no profiling code.
+"""The shared workloads: plain functions over an adapter (graphmem.adapters), with no profiling code.
 
-Each is seeded, so that two runs allocate the same arrays, and returns nothing: what the
-graphs still hold when it returns is what a long-running program would carry. The
-registry `WORKLOADS` says, for each, what it does, its default and full-size parameters,
-and its live-set bound: the bytes of array data that any correct implementation must
-hold at the workload's worst moment, given what the user's code keeps. Only the harness
-wraps these functions (memray, collector settings, ceilings).
-
-Each function imports dezero itself, so that the registry can be read where no variant is
-installed: the profile driver runs outside every variant's environment.
+Each takes the adapter (`ops`) first, is seeded, so that two runs allocate the same arrays, and
+returns nothing: what the graphs still hold when it returns is what a long-running program would
+carry. A graph is recorded by `ops.graph(function, *leaves)` (a plain call for a define-by-run
+library; a trace for autograd and jax), so the same code drives every implementation. The
+registry `WORKLOADS` says, for each, what it does, its default and full-size parameters, and its
+live-set bound: the bytes of array data that any correct implementation must hold at the
+workload's worst moment, given what the user's code keeps. Only the harness wraps these
+functions (memray, collector settings, ceilings); bench builds its graphs from workloads.bench.
 """
+import traceback
+import types
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
+from graphmem.workloads.bench import square_chain
+
 FLOAT64_BYTES = 8
 SEED = 0
+SEED_SQUARES = 3  # the seed's y = square(square(square(x)))
 
 
 # --- the workloads -----------------------------------------------------------------
-def seed_loop(size, iterations):
+def seed_loop(ops, size, iterations):
     """The seed's loop exactly: a new graph each iteration, bound to the same names."""
-    from dezero import Variable, square
-
     np.random.seed(SEED)
     for iteration in range(iterations):
-        x = Variable(np.random.randn(size))
-        y = square(square(square(x)))
+        x = ops.variable(np.random.randn(size))
+        y = ops.graph(lambda x: square_chain(ops, x, SEED_SQUARES), x)
 
 
-def seed_backward(size, iterations):
+def seed_backward(ops, size, iterations):
     """The seed's loop with y.backward() in every iteration."""
-    from dezero import Variable, square
-
     np.random.seed(SEED)
     for iteration in range(iterations):
-        x = Variable(np.random.randn(size))
-        y = square(square(square(x)))
-        y.backward()
+        x = ops.variable(np.random.randn(size))
+        y = ops.graph(lambda x: square_chain(ops, x, SEED_SQUARES), x)
+        ops.backward(y)
 
 
-def deep_chain(size, depth):
+def deep_chain(ops, size, depth):
     """One graph of `depth` Neg Functions in a row, backward through all of them, then dropped."""
-    from dezero import Variable, neg
-
     np.random.seed(SEED)
-    x = Variable(np.random.randn(size))
-    y = x
-    for iteration in range(depth):
-        y = neg(y)
-    y.backward()
+    x = ops.variable(np.random.randn(size))
+
+    def chain(y):
+        for iteration in range(depth):
+            y = ops.neg(y)
+        return y
+
+    y = ops.graph(chain, x)
+    ops.backward(y)
 
 
-def branching(size, layers, iterations):
+def branching(ops, size, layers, iterations):
     """Stacked diamonds a = add(square(a), square(a)): backward must finish both branches of
     a diamond before the node they share, which only generation order guarantees."""
-    from dezero import Variable, add, square
-
     np.random.seed(SEED)
+
+    def diamonds(a):
+        for layer in range(layers):
+            a = ops.add(ops.square(a), ops.square(a))
+        return a
+
     for iteration in range(iterations):
         # Small inputs, so 2a^2 shrinks towards 0 instead of overflowing.
-        x = Variable(0.1 * np.random.randn(size))
-        a = x
-        for layer in range(layers):
-            a = add(square(a), square(a))
-        a.backward()
+        x = ops.variable(0.1 * np.random.randn(size))
+        a = x  # drops the previous graph before the new one is built, as the bound assumes
+        a = ops.graph(diamonds, a)
+        ops.backward(a)
 
 
-def rosenbrock(size, iterations, lr=0.001):
+def rosenbrock_function(x0, x1):
+    """The 2-D Rosenbrock function, written with the operators every library overloads."""
+    return 100 * (x1 - x0 ** 2) ** 2 + (1 - x0) ** 2
+
+
+def rosenbrock(ops, size, iterations, lr=0.001):
     """Gradient descent on size independent 2-D Rosenbrock functions, written with the
-    operators, with cleargrad() every step: a real training loop."""
-    from dezero import Variable
-
+    operators, with the gradients cleared every step: a real training loop."""
     rng = np.random.default_rng(SEED)
-    x0 = Variable(rng.uniform(-0.5, 0.5, size))
-    x1 = Variable(rng.uniform(1.5, 2.5, size))
+    x0 = ops.variable(rng.uniform(-0.5, 0.5, size))
+    x1 = ops.variable(rng.uniform(1.5, 2.5, size))
     for iteration in range(iterations):
-        y = 100 * (x1 - x0 ** 2) ** 2 + (1 - x0) ** 2
-        x0.cleargrad()
-        x1.cleargrad()
-        y.backward()
-        x0.data -= lr * x0.grad
-        x1.data -= lr * x1.grad
+        y = ops.graph(rosenbrock_function, x0, x1)
+        ops.clear_gradient(x0)
+        ops.clear_gradient(x1)
+        ops.backward(y)
+        x0 = ops.update(x0, ops.value(x0) - lr * ops.gradient(x0, y))
+        x1 = ops.update(x1, ops.value(x1) - lr * ops.gradient(x1, y))
 
 
-def no_grad_loop(size, iterations):
+def no_grad_loop(ops, size, iterations):
     """The seed's loop under no_grad(): no graph at all, the floor."""
-    from dezero import Variable, no_grad, square
-
     np.random.seed(SEED)
-    with no_grad():
+    with ops.no_grad():
         for iteration in range(iterations):
-            x = Variable(np.random.randn(size))
-            y = square(square(square(x)))
+            x = ops.variable(np.random.randn(size))
+            y = square_chain(ops, x, SEED_SQUARES)
 
 
 # --- live-set bounds ---------------------------------------------------------------
@@ -172,6 +178,26 @@ class Workload:
 
     def total_iterations(self, params):
         return self.params(params).get(self.progress_total)
+
+    def progress_in(self, tb):
+        """The loop counter when an exception left the workload (None if it never looped).
+
+        The counter may live in a function nested in the workload (the graph a library traces).
+        """
+        codes = _code_objects(self.function.__code__)
+        for frame, _ in reversed(list(traceback.walk_tb(tb))):
+            if frame.f_code in codes and self.progress_local in frame.f_locals:
+                return frame.f_locals[self.progress_local]
+        return None
+
+
+def _code_objects(code):
+    """A code object and every function or lambda defined inside it."""
+    found = {code}
+    for constant in code.co_consts:
+        if isinstance(constant, types.CodeType):
+            found |= _code_objects(constant)
+    return found
 
 
 WORKLOADS = {w.name: w for w in [

@@ -1,0 +1,128 @@
+"""One virtual environment per peer library, built from its adapter's pins like the variants' own.
+
+`peer_environment(adapter, env_dir, requirements)` keeps `<env_dir>/profile-peer-<name>` with the
+adapter's `install_steps` (one `pip install` each, the profile's requirements joining the first
+so that one resolver sees every pin) and rebuilds it only when those pins, the requirements or
+the Python change. A binary the library needs (`system_commands`, e.g. tinygrad's `clang`) is
+installed with apt-get when it is missing and we may (root, Debian), else the peer is recorded
+unavailable with the reason. Last, `python -m graphmem.adapters NAME` checks the adapter in that
+environment. Nothing here raises for a peer that cannot install or import: the reason is returned
+and the profile goes on with the others.
+"""
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from dataclasses import dataclass
+from pathlib import Path
+
+from graphmem.adapters import adapter_class
+
+SHARED = Path(__file__).resolve().parents[2]
+STAMP = ".graphmem-peer-stamp"
+LOG = "install.log"
+CHECK_TIMEOUT = 600  # seconds: importing torch or jax the first time, and compiling for tinygrad
+
+
+@dataclass(frozen=True)
+class PeerEnvironment:
+    """A peer's interpreter and description, or why it has none."""
+
+    name: str
+    python: Path | None
+    description: dict | None
+    unavailable: str | None
+
+    def record(self):
+        """What the summary keeps about this peer's environment."""
+        return {"available": self.unavailable is None, "reason": self.unavailable, "python": str(self.python)
+                if self.python else None, **({"description": self.description} if self.description else {})}
+
+
+def fingerprint(adapter, requirements):
+    digest = hashlib.sha256()
+    digest.update(json.dumps([sys.version, [list(step) for step in adapter.install_steps], sorted(requirements),
+                              sorted(adapter.system_commands.items())]).encode())
+    return digest.hexdigest()
+
+
+def last_error(text, limit=400):
+    """The line of a tool's output that says what went wrong (pip's ERROR:, else the last line)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith(("ERROR:", "error:", "E:"))
+              or line.split(":")[0].endswith(("Error", "Exception"))]
+    chosen = errors[-1] if errors else lines[-1] if lines else "no output"
+    return chosen[:limit]
+
+
+def ensure_command(binary, package, log):
+    """None when `binary` is on PATH (installing Debian's `package` if we may), else why not."""
+    if shutil.which(binary):
+        return None
+    if not (shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0):
+        return f"needs the `{binary}` binary (Debian package `{package}`), which is not on PATH; " \
+               f"install it (apt-get install {package}) and rerun"
+    environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", package]):
+        done = subprocess.run(command, capture_output=True, text=True, env=environment)
+        log.append(f"$ {' '.join(command)}\n{done.stdout}{done.stderr}")
+        if done.returncode != 0:
+            return f"needs `{binary}`; `{' '.join(command)}` failed: {last_error(done.stdout + done.stderr)}"
+    return None if shutil.which(binary) else f"apt-get installed {package} but `{binary}` is still not on PATH"
+
+
+def build(folder, adapter, requirements, log):
+    """Creates the environment and runs each pip step; None, or why it failed."""
+    venv.EnvBuilder(with_pip=True, clear=True).create(folder)
+    python = folder / "bin" / "python"
+    for index, step in enumerate(adapter.install_steps):
+        arguments = [*step, *(requirements if index == 0 else [])]
+        command = [str(python), "-m", "pip", "install", "--disable-pip-version-check", *arguments]
+        done = subprocess.run(command, capture_output=True, text=True)
+        log.append(f"$ pip install {' '.join(arguments)}\n{done.stdout}{done.stderr}")
+        if done.returncode != 0:
+            return f"pip install {' '.join(arguments)} failed: {last_error(done.stdout + done.stderr)}"
+    return None
+
+
+def check(python, name):
+    """The adapter's description from its own environment, or why it could not be checked."""
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(SHARED),
+                                                                             os.environ.get("PYTHONPATH")]))}
+    try:
+        done = subprocess.run([str(python), "-m", "graphmem.adapters", name], capture_output=True, text=True,
+                              env=environment, timeout=CHECK_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return None, f"checking the adapter took over {CHECK_TIMEOUT} s"
+    if done.returncode != 0:
+        return None, f"the adapter check failed: {last_error(done.stderr or done.stdout)}"
+    return json.loads(done.stdout), None
+
+
+def peer_environment(name, env_dir, requirements, *, say=print):
+    """The peer's environment under env_dir, built or reused; never raises for a peer that cannot install."""
+    adapter = adapter_class(name)
+    folder = Path(env_dir) / f"profile-peer-{adapter.name}"
+    python, stamp = folder / "bin" / "python", folder / STAMP
+    expected = fingerprint(adapter, requirements)
+    log = []
+    problem = None
+    for binary, package in adapter.system_commands.items():
+        problem = problem or ensure_command(binary, package, log)
+    if not problem and not (python.exists() and stamp.exists() and stamp.read_text() == expected):
+        say(f"profile: preparing the {adapter.name} environment in {folder}")
+        if stamp.exists():
+            stamp.unlink()
+        problem = build(folder, adapter, requirements, log)
+        if not problem:
+            stamp.write_text(expected)
+    if log:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / LOG).write_text("\n".join(log))
+    if problem:
+        return PeerEnvironment(adapter.name, None, None, problem + (f" (log: {folder / LOG})" if log else ""))
+    description, problem = check(python, name)
+    return PeerEnvironment(adapter.name, python if not problem else None, description, problem)
