@@ -3,6 +3,7 @@ committed too."""
 import difflib
 import re
 
+from graphmem.report import peers
 from graphmem.report import render as report
 from graphmem.report import verdict
 from graphmem.report.data import chart_plan, load_summary
@@ -21,7 +22,10 @@ def test_committed_report_is_what_the_committed_summary_renders_to():
 
 def test_every_chart_the_committed_report_shows_is_committed():
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report.REPORT_PATH.read_text(encoding="utf-8"))
-    drawable = [chart.name for chart in chart_plan(load_summary(report.SUMMARY_PATH)) if not chart.missing]
+    summary = load_summary(report.SUMMARY_PATH)
+    drawable = [chart.name for chart in chart_plan(summary) if not chart.missing]
+    # Section 7 shows the cycle diagram when the summary has peers with a cycle to draw.
+    drawable += re.findall(r"!\[[^\]]*\]\(([^)]+)\)", "\n\n".join(peers.section_peers(summary)))
     assert images == drawable
     committed = report.committed_paths()
     assert [name for name in images if f"reports/{name}" not in committed] == []

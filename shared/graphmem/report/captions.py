@@ -132,14 +132,14 @@ def caption(summary, chart):
 # The last time a person looked at the rendered PNGs: which summary they were rendered from, and what looking
 # changed. Update both after looking at charts rendered from a new summary.
 CHARTS_LOOKED_AT = {
-    "summary_updated_at": "2026-11-23T01:42:55+00:00",
+    "summary_updated_at": "2026-11-23T15:22:23+00:00",
     "changes": (
-        "the budget chart's labels crossed gc_only's line and its 512 MiB point hid under strong's marker: labels "
-        "are now placed where they touch nothing and the reference markers are hollow; then the 8 MiB label crossed "
-        "its panel's edge, so a label must now also stay inside its panel",
-        "the iterations chart's legend covered the lines of the `off` panel: one legend now sits under the panels",
-        "on the memory-over-time charts weakref's line could not be told from the bound at full scale: each panel "
-        "got a strip zoomed to 3× the bound",
+        "the budget chart's 8 MiB label, at the rightmost point of the `off` panel, found no free place (gc_only's "
+        "line to its left, the bound below, the panel's edge to its right) and fell back across the edge: the "
+        "panel now leaves a quarter of its width free to the right of the last point",
+        "earlier looks (at the summary of 01:42:55) had already moved the budget chart's labels off gc_only's line, "
+        "made the reference markers hollow, put one legend under the iterations chart's panels and given each "
+        "memory-over-time panel a strip zoomed to 3x the bound",
     ),
 }
 

@@ -163,7 +163,7 @@ def _budget(summary, chart):
         low, high = axis.get_ylim()
         axis.set_ylim(low, high * 1.6)
         left, right = axis.get_xlim()
-        axis.set_xlim(left, right + 0.12 * (right - left))  # room for the rightmost label
+        axis.set_xlim(left, right + 0.25 * (right - left))  # room for the rightmost label beside its point
         axis.set_title(panel.title, fontsize=9)
         axis.legend(fontsize=8, loc="upper right")
     figure.suptitle(chart.title)

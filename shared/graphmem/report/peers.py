@@ -77,6 +77,35 @@ def chain_words(record):
         f" {steps[0]['node'].split('.')[-1]}"
 
 
+def verdict_line(summary):
+    """The answer's line on the peer libraries: which leave each dropped graph to the collector, with the
+    seed loop's peak under `off` against its bound; None when no peer was profiled."""
+    if not has_peers(summary):
+        return None
+    anatomy = summary.get("anatomy", {})
+    peers = [name for name in implementation_names(summary)
+             if name not in VARIANTS and summary["implementations"][name]["available"]]
+    measured = [name for name in peers if anatomy.get(name) and "failed" not in anatomy[name]]
+    if not measured:
+        return None
+    cyclic = [name for name in measured if anatomy[name]["forward"]["objects"]]
+    freed = [label(summary, name) for name in measured if name not in cyclic]
+    link = "[section 7](#7-where-real-libraries-stand)"
+    if not cyclic:
+        return (f"- **Real libraries:** none of the {len(measured)} measured ({', '.join(freed)}) leaves a dropped "
+                f"graph to the cyclic collector; {link}.")
+    described = []
+    for name in cyclic:
+        run = run_for(summary, SEED_WORKLOAD, "off", name)
+        peak = (f"; seed loop with the collector off: peak {fmt_bytes(run['peak_heap_bytes'])}, "
+                f"{fmt_ratio(run.get('peak_ratio_to_bound'))} its bound" if run and run["status"] != "failed" else "")
+        described.append(f"{label(summary, name)} ({anatomy[name]['forward']['objects']:,} objects per dropped "
+                         f"graph{peak})")
+    return (f"- **Real libraries:** of {len(measured)} measured, {len(cyclic)} leave{'s' * (len(cyclic) == 1)} every "
+            f"dropped graph as a cycle, as strong does: {'; '.join(described)}. The others ({', '.join(freed)}) "
+            f"free a dropped graph by reference counting. {link}.")
+
+
 def ratio_cell(run, unsupported):
     if unsupported:
         return "–"

@@ -297,7 +297,8 @@ def cost_pauses(summary, bench):
         if run is None or collector_runs(run) is None:
             continue
         own = (run.get("gc") or {}).get("variant_collections")
-        count = f"{own} full collections of its own" if own else f"{sum(collector_runs(run))} collections"
+        runs = own or sum(collector_runs(run))
+        count = f"{runs} {'full ' if own else ''}collection{'s' * (runs != 1)}{' of its own' if own else ''}"
         parts.append(f"{variant} {count}, {fmt_time_figure(run, 'collector')}")
     text = (f"- **Collector pauses** on {workload} with the collector on (time collecting: median [range] over "
             "processes without memray): " + "; ".join(parts) + "." + _pause_noise(summary, workload))
@@ -339,7 +340,10 @@ CAVEATS = (
 
 def section_verdict(summary, bench=None, bench_note="reports/bench.json was not read"):
     """## The answer: the first screen of COMPARISON.md."""
-    lines = [line for line in (breadth(summary), no_difference(summary), fallback(summary)) if line]
+    from graphmem.report import peers  # peers imports render, which imports this module
+
+    lines = [line for line in (breadth(summary), peers.verdict_line(summary), no_difference(summary),
+                               fallback(summary)) if line]
     return [
         "## The answer",
         recommendation(summary),
