@@ -27,7 +27,6 @@ import os
 import platform
 import pstats
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,7 @@ from pathlib import Path
 
 from graphmem.checkout import ROOT, cpu_name, git
 from graphmem.atomic_files import write_json_atomically
+from graphmem.spread import quartiles
 from graphmem.adapters import KINDS, make_adapter, process_environment
 from graphmem.workloads.bench import GRAPHS, binary_mix, square_chain
 
@@ -100,10 +100,7 @@ def summarize(samples_ns, per=1):
     """Median, quartiles and range of samples (ns), each divided by `per`."""
     if not samples_ns:
         raise BenchInputError("no samples to summarize")
-    values = sorted(s / per for s in samples_ns)
-    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else values * 3
-    return {"median": statistics.median(values), "q1": q1, "q3": q3, "min": values[0], "max": values[-1],
-            "repeats": len(values)}
+    return {**quartiles(s / per for s in samples_ns), "repeats": len(samples_ns)}
 
 
 @contextlib.contextmanager

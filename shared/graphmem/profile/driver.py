@@ -32,7 +32,6 @@ import os
 import re
 import shlex
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,6 +48,7 @@ from graphmem.atomic_files import write_atomically, write_json_atomically
 from graphmem.checkout import cpu_name, git
 from graphmem.profile import processes
 from graphmem.sizes import format_size
+from graphmem.spread import quartiles
 from graphmem.workloads import WORKLOADS
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -643,10 +643,9 @@ def checked_sample(result, what):
 
 def spread(values):
     """Median, quartiles, range and the samples themselves, of one time over the timing processes."""
-    values = sorted(values)
-    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else values * 3
-    return {"median": round(statistics.median(values), 6), "q1": round(q1, 6), "q3": round(q3, 6),
-            "min": values[0], "max": values[-1], "samples": values}
+    summary = quartiles(values)
+    return {**{key: round(summary[key], 6) for key in ("median", "q1", "q3")},
+            "min": summary["min"], "max": summary["max"], "samples": sorted(values)}
 
 
 def timing_statistics(samples):
