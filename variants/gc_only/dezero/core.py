@@ -222,7 +222,7 @@ class Variable:
         push(pending, (-self.creator.generation, next(tiebreak), self.creator))
         while pending:
             func = pop(pending)[2]
-            outputs = func.outputs  # policy: gc_only
+            outputs = func.outputs
             if len(outputs) == 1:  # the common case: the one output's gradient is there
                 gys = (grads.pop(outputs[0]),)
             else:

@@ -122,7 +122,7 @@ class Variable:
         push(pending, (-self.creator.generation, next(tiebreak), self.creator))
         while pending:
             func = pop(pending)[2]
-            outputs = func.outputs  # policy: strong
+            outputs = func.outputs
             if len(outputs) == 1:  # the common case: the one output's gradient is there
                 gys = (grads.pop(outputs[0]),)
             else:

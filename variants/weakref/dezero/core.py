@@ -123,14 +123,16 @@ class Variable:
         push(pending, (-self.creator.generation, next(tiebreak), self.creator))
         while pending:
             func = pop(pending)[2]
-            outputs = [ref() for ref in func.outputs]  # policy: weakref
-            if None in outputs:  # policy: weakref
-                # An output the program dropped before backward had no consumers: zero gradient.  # policy: weakref
-                outputs = [Variable(np.zeros(*spec)) if y is None else y  # policy: weakref
-                           for y, spec in zip(outputs, func.output_specs)]  # policy: weakref
+            outputs = func.outputs
             if len(outputs) == 1:  # the common case: the one output's gradient is there
+                outputs = [outputs[0]()]  # alive: this pass's gradients hold it as a key  # policy: weakref
                 gys = (grads.pop(outputs[0]),)
             else:
+                outputs = [ref() for ref in outputs]  # policy: weakref
+                if None in outputs:  # policy: weakref
+                    # An output the program dropped before backward had no consumers: zero gradient.  # policy: weakref
+                    outputs = [Variable(np.zeros(*spec)) if y is None else y  # policy: weakref
+                               for y, spec in zip(outputs, func.output_specs)]  # policy: weakref
                 gys = [grads.pop(y, None) for y in outputs]
                 if all(gy is None for gy in gys):
                     continue  # queued once per output that got a gradient, and has run already
