@@ -287,7 +287,7 @@ class Function:
             self.generation = generation
             for output in outputs:
                 output.creator, output.generation = self, generation + 1  # set_creator, inlined
-            self.outputs = [weakref.ref(output) for output in outputs]  # policy: weakref
+            self.outputs = list(map(weakref.ref, outputs))  # policy: weakref
             # backward reaches a Function through a live output: only a sibling can be gone by then.  # policy: weakref
             self.output_specs = [(y.shape, y.dtype) for y in outputs] if len(outputs) > 1 else None  # policy: weakref
         return outputs if len(outputs) > 1 else outputs[0]
