@@ -297,10 +297,10 @@ class Function:
 
 
 def _checked_output(y, func):
-    if isinstance(y, np.ndarray):
-        return y
-    if isinstance(y, np.generic):  # numpy turns 0-d results into scalars
+    if isinstance(y, np.generic):  # numpy turns 0-d results into scalars: the common way here
         return np.asarray(y)
+    if isinstance(y, np.ndarray):  # an ndarray subclass
+        return y
     raise TypeError(f"{type(func).__name__}.forward returned {type(y).__name__}; expected a numpy.ndarray")
 
 
