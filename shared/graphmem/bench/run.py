@@ -40,13 +40,17 @@ from graphmem.checkout import ROOT, cpu_name, git
 from graphmem.atomic_files import write_json_atomically
 from graphmem.spread import quartiles
 from graphmem.adapters import KINDS, make_adapter, process_environment
+from graphmem.bench.features import measure_features
 from graphmem.workloads.bench import GRAPHS, binary_mix, square_chain
 
-GROUPS = ("per_op", "scaling", "collection", "teardown", "profile")
+GROUPS = ("per_op", "scaling", "collection", "teardown", "profile", "features")
 # Which groups each kind of implementation runs: the peers only take part in per-operation time;
 # the floor is also profiled, to set against weakref's profile.
 GROUPS_FOR_KIND = {"ours": GROUPS, "book": ("per_op",), "torch": ("per_op",), "minimal": ("per_op", "profile")}
 PROFILED = ("weakref", "minimal")  # the profile group runs for these implementations only
+# Groups that run for some implementations of their kinds only: the profile, and the cost of
+# weakref's features (graphmem.bench.features), which sets weakref against the floor.
+ONLY_FOR = {"profile": PROFILED, "features": ("weakref",)}
 EXPRESSIONS = ("square_chain", "binary_mix")
 # The per-operation inputs: 0-d as every example in the book, (1,), and a mid size where numpy's
 # own work starts to count. Labels are the keys of the plans and of the result rows.
@@ -355,8 +359,16 @@ def _short_location(file, line):
     return f"{'/'.join(parts[-2:])}:{line}"
 
 
+def measure_feature_costs(ops, plan):
+    """The variant's core with each feature switched off, timed beside it, the lean design and the floor."""
+    import dezero.core
+    source = Path(dezero.core.__file__).read_text(encoding="utf-8")
+    return measure_features(source, ops.name, plan.per_op_functions["0-d"], plan.per_op_repeats * plan.rounds,
+                            plan.warmup)
+
+
 MEASUREMENTS = {"per_op": measure_per_op, "scaling": measure_scaling, "collection": measure_collection,
-                "teardown": measure_teardown, "profile": measure_profile}
+                "teardown": measure_teardown, "profile": measure_profile, "features": measure_feature_costs}
 
 
 def measure(kind, group, plan):
@@ -476,7 +488,7 @@ def run(records, plan, parts_dir, groups=GROUPS, subset=(), command="python3 -m 
                 take(name, "per_op", f"{name}-per_op-{round_index}", round_index)
     for group in (g for g in GROUPS[1:] if g in groups):
         for name in runnable:
-            if group in GROUPS_FOR_KIND[records[name]["kind"]] and (group != "profile" or name in PROFILED):
+            if group in GROUPS_FOR_KIND[records[name]["kind"]] and name in ONLY_FOR.get(group, (name,)):
                 take(name, group, f"{name}-{group}")
     for name in runnable:
         entry = implementations[name]
@@ -491,7 +503,8 @@ def run(records, plan, parts_dir, groups=GROUPS, subset=(), command="python3 -m 
             "started": started.isoformat(timespec="seconds"), "finished": finished.isoformat(timespec="seconds"),
             "environment": environment, "implementations": implementations,
             "per_op": _merge_per_op(rows["per_op"]), "weakref_cost": weakref_costs, "scaling": rows["scaling"],
-            "collection": rows["collection"], "teardown": rows["teardown"], "profile": rows["profile"]}
+            "collection": rows["collection"], "teardown": rows["teardown"], "profile": rows["profile"],
+            "features": rows["features"]}
 
 
 def _merge_per_op(rows):

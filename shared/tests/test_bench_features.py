@@ -1,0 +1,158 @@
+"""The features group: the installed core with each feature switched off, the lean design, and the
+explanation BENCH.md derives from them. No timing is asserted, only what runs and what is derived."""
+import types
+from pathlib import Path
+
+import dezero
+import dezero.core
+import numpy as np
+import pytest
+
+from graphmem.bench import features, lean, minimal
+from graphmem.bench import report as bench_report
+from graphmem.bench import run as bench
+from test_bench import SMOKE, per_op_rows, small_result  # noqa: F401 (small_result is a fixture)
+
+CORE_SOURCE = Path(dezero.core.__file__).read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("ablation", features.ABLATIONS, ids=lambda a: a.name)
+def test_every_ablation_finds_its_lines_in_the_installed_core_and_keeps_the_gradient(ablation):
+    """A core edit that moves a check's line must fail here, not silently measure nothing."""
+    module = features.compiled_core(features.ablated_source(CORE_SOURCE, ablation.replacements), ablation.name)
+    x = module.Variable(np.array(0.5))
+    y = module.square(module.square(x)) * module.Variable(np.array(3.0))  # Variables only: conversion may be off
+    y.backward()
+    assert x.grad == pytest.approx(12 * 0.5 ** 3)  # d(3 x**4)/dx
+
+
+def test_a_check_switched_off_is_really_off():
+    source = features.ablated_source(CORE_SOURCE, features.ABLATIONS[0].replacements)
+    assert features.ABLATIONS[0].name == "data checks"
+    features.compiled_core(source, "data checks").Variable([1.0, 2.0])  # a list: the installed core raises
+    with pytest.raises(TypeError, match="numpy.ndarray or None, got list"):
+        dezero.Variable([1.0, 2.0])
+
+
+def test_text_that_is_not_in_the_core_exactly_once_is_an_error_naming_it():
+    with pytest.raises(features.AblationError, match=r"0 matches \(need 1\) in the core for: 'if gone:'"):
+        features.ablated_source(CORE_SOURCE, (("        if gone:\n", "        if False:\n"),))
+
+
+def test_the_lean_design_gives_the_variants_gradient_and_frees_a_dropped_graph():
+    for shape in ((), (1,), (3,)):
+        x, ours = lean.Variable(np.full(shape, 0.5)), dezero.Variable(np.full(shape, 0.5))
+        lean.square(lean.square(x)).backward()
+        dezero.square(dezero.square(ours)).backward()
+        np.testing.assert_array_equal(x.grad, ours.grad)
+    y = lean.square(lean.Variable(np.ones(2)))
+    probe = y.creator.output
+    del y
+    assert probe() is None  # held weakly: reference counting freed it
+
+
+def test_measure_features_times_every_version_and_only_binary_mix_where_it_exists(monkeypatch):
+    rows = {row["version"]: row for row in features.measure_features(CORE_SOURCE, dezero.VARIANT, 8, 2, 1)}
+    labels = [dezero.VARIANT] + [a.name for a in features.ABLATIONS] + [features.EVERY_CHECK, "lean", "minimal"]
+    assert list(rows) == labels
+    for label, row in rows.items():
+        cases = {(c["expression"], c["shape"]) for c in row["cases"]}
+        expressions = ("square_chain",) if label in ("lean", "minimal") else features.EXPRESSIONS
+        assert cases == {(e, s) for e in expressions for s in features.SHAPES}
+        for case in row["cases"]:
+            assert case["per_op_ns"]["median"] > 0 and case["to_variant"]["median"] > 0
+    (variant_chain, *_) = rows[dezero.VARIANT]["cases"]
+    assert variant_chain["to_variant"] == {"median": 1.0, "q1": 1.0, "q3": 1.0, "min": 1.0, "max": 1.0}
+    assert all("to_floor" not in c for c in rows[dezero.VARIANT]["cases"] if c["expression"] == "binary_mix")
+
+
+def test_an_ablation_whose_lines_are_gone_is_a_row_with_its_error_and_the_rest_still_run(monkeypatch):
+    gone = features.Ablation("gone", "a feature the core no longer has", (("        if gone:\n", "        if False:\n"),))
+    monkeypatch.setattr(features, "ABLATIONS", features.ABLATIONS + (gone,))
+    rows = {row["version"]: row for row in features.measure_features(CORE_SOURCE, dezero.VARIANT, 8, 1, 0)}
+    assert "0 matches (need 1)" in rows["gone"]["error"] and "cases" not in rows["gone"]
+    assert rows[features.EVERY_CHECK]["cases"]  # built from the ablations that were found
+
+
+def test_the_features_group_runs_through_measure_for_ours_only():
+    part = bench.measure("ours", "features", SMOKE)
+    assert {row["version"] for row in part["rows"]} >= {dezero.VARIANT, "lean", "minimal"}
+    with pytest.raises(bench.BenchInputError, match="group 'features' is not measured for kind 'minimal'"):
+        bench.measure("minimal", "features", SMOKE)
+
+
+# --- What BENCH.md derives ------------------------------------------------------------------
+def features_rows(floor_ratios, every_check, lean_ratio, binary_every_check=0.9):
+    """Feature rows as the bench writes them: weakref at floor_ratios[shape] of the floor, every check off
+    at every_check of weakref, lean at lean_ratio of the floor."""
+    def case(expression, shape, to_variant, to_floor=None):
+        entry = {"expression": expression, "shape": shape, "per_op_ns": stats(1000 * to_variant),
+                 "to_variant": stats(to_variant)}
+        if to_floor is not None:
+            entry["to_floor"] = stats(to_floor)
+        return entry
+
+    def stats(value):
+        return {"median": value, "q1": value, "q3": value, "min": value, "max": value}
+
+    def row(label, off, chain_to_variant, with_binary=True):
+        cases = [case("square_chain", s, chain_to_variant[s], chain_to_variant[s] * floor_ratios[s])
+                 for s in features.SHAPES]
+        if with_binary:
+            cases += [case("binary_mix", s, binary_every_check if label == features.EVERY_CHECK else
+                           (1.0 if label == "weakref" else 0.97)) for s in features.SHAPES]
+        return {"implementation": "weakref", "version": label, "off": off, "functions": 1000, "repeats": 100,
+                "cases": cases}
+
+    ones = {s: 1.0 for s in features.SHAPES}
+    return [row("weakref", "nothing", ones),
+            row("gradient checks", "backward's checks", {s: 0.94 for s in features.SHAPES}),
+            row("data checks", "Variable's checks", {s: 0.97 for s in features.SHAPES}),
+            row(features.EVERY_CHECK, "all", {s: every_check for s in features.SHAPES}),
+            row("lean", "every feature", {s: lean_ratio / floor_ratios[s] for s in features.SHAPES}, False),
+            row("minimal", "the floor", {s: 1 / floor_ratios[s] for s in features.SHAPES}, False)]
+
+
+def section(result):
+    return bench_report.render_markdown(result).split("## What the features cost")[1].split("\n## ")[0]
+
+
+def test_when_even_the_unchecked_core_misses_the_floor_target_the_general_function_is_named(small_result):
+    small_result["features"] = features_rows({"0-d": 0.8, "(1,)": 0.8}, every_check=0.85, lean_ratio=0.44)
+    text = section(small_result)
+    assert "weakref runs at 0.800× on 0-d and 0.800× on (1,) the floor, against a limit of 0.6" in text
+    assert "costliest single check on 0-d is gradient checks (backward's checks): 6% of its time" in text
+    assert "Even with every check and grad mode off it runs at 0.680× on 0-d and 0.680× on (1,)" in text
+    assert "The lean design, which drops that generality as well as the checks, runs at 0.440× on 0-d" in text
+    assert "under the limit: the target is within reach of a Function that takes one input" in text
+    assert "| weakref | nothing | 1 µs [1 µs–1 µs] | 1.000 [1.000–1.000] | 0.800 [0.800–0.800] |" in text
+
+
+def test_when_the_checks_explain_the_gap_the_report_says_so_per_shape(small_result):
+    small_result["features"] = features_rows({"0-d": 0.8, "(1,)": 0.68}, every_check=0.85, lean_ratio=0.44)
+    text = section(small_result)
+    assert "every check and grad mode switched off at once it runs at 0.578× on (1,), within the limit" in text
+    assert "Even with every check and grad mode off it runs at 0.680× on 0-d," in text
+
+
+def test_when_lean_misses_too_no_version_of_the_design_meets_it(small_result):
+    small_result["features"] = features_rows({"0-d": 0.9, "(1,)": 0.9}, every_check=0.9, lean_ratio=0.7)
+    assert "itself above the limit: on this machine no version of this design meets it" in section(small_result)
+
+
+def test_the_peer_targets_not_met_get_an_estimate_without_checks(small_result):
+    small_result["per_op"] = [r for r in small_result["per_op"] if r["implementation"] != "book"] \
+        + per_op_rows("book", 2500)  # weakref 1 µs / 2.5 µs: 0.400 against a limit of 0.25
+    small_result["features"] = features_rows({"0-d": 0.8, "(1,)": 0.8}, every_check=0.85, lean_ratio=0.44,
+                                             binary_every_check=0.5)
+    text = section(small_result)
+    # 0.85 × 0.400 = 0.340 and lean 0.55 × 0.400 = 0.220 on the chain; the binary mix 0.5 × 0.400 = 0.200
+    assert ("- × book's dezero 0.0.13, 0-d, chain of `square`: 0.400 (limit ≤ 0.25); with every check off "
+            "≈ 0.340, the lean design ≈ 0.220: the general Function") in text
+    assert ("- × book's dezero 0.0.13, (1,), chain of `+ * - /` with a shared leaf: 0.400 (limit ≤ 0.25); with "
+            "every check off ≈ 0.200: the checks are what this target costs.") in text
+
+
+def test_a_run_without_the_features_group_says_so(small_result):
+    small_result.pop("features", None)
+    assert "(no features measurement in this run: `--group features`)" in section(small_result)
