@@ -516,3 +516,20 @@ def test_the_committed_bench_md_is_a_full_run_rendered_from_the_committed_bench_
                                 "bench`) and commit the result")
     assert "Indicative" not in actual
     assert (bench.RECORD_DIR / bench_report.CHART_NAME).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_scaling_step_past_its_limit_shows_its_paired_spread_and_says_when_that_crosses_the_limit(small_result):
+    for row in small_result["scaling"]:
+        if row["implementation"] == "weakref" and row["graph"] == "branching":
+            row["backward_samples_ns"] = {10**5: [100, 110], 10**6: [1050, 1540]}.get(row["size"], [1, 1])
+    target = targets_by_name(small_result)["weakref backward t(10n)/t(n), branching, 10^5 → 10^6"]
+    assert target["value"] == pytest.approx(13) and target["met"] is False
+    assert target["spread"] == pytest.approx((10.5, 14.0))  # 1050/100 and 1540/110, repetition by repetition
+    assert "within noise: its repetitions' own ratios span 10.50–14.00, across the limit" in target["why_unmeasured"]
+    markdown = bench_report.render_markdown(small_result)
+    assert "| 13.000 [10.500–14.000] | ≤ 11 | **not met** (within noise" in markdown
+    for row in small_result["scaling"]:
+        if row["size"] == 10**6:
+            row["backward_samples_ns"] = [1300, 1400]
+    target = targets_by_name(small_result)["weakref backward t(10n)/t(n), branching, 10^5 → 10^6"]
+    assert target["met"] is False and target["why_unmeasured"] is None  # every repetition is past the limit

@@ -44,9 +44,9 @@ ABLATIONS = (
              (("        if _enable_backprop.get():\n            if self.inputs is not None:",
                "        if True:\n            if False:"),)),
     Ablation("gradient checks", "backward checks each gradient's type, shape and dtype against its input",
-             (("                if not isinstance(gx, _ARRAY_TYPES) or gx.dtype is not data.dtype "
-               "or gx.shape != data.shape:", "                if False:"),
-              ("            if len(gxs) != len(inputs):", "            if False:"))),
+             (("if not isinstance(gx, _ARRAY_TYPES) or gx.dtype is not data.dtype or gx.shape != data.shape:",
+               "if False:"),
+              ("if len(gxs) != len(inputs):", "if False:"))),
 )
 EVERY_CHECK = "every check above"
 LEAN, FLOOR = "lean", "minimal"

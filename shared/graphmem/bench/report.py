@@ -93,6 +93,16 @@ def scaling_step(result, implementation, graph, size):
     return _ratio(large["backward_ns"]["median"], small["backward_ns"]["median"])
 
 
+def scaling_step_spread(result, implementation, graph, size):
+    """(min, max) of t(10n)/t(n) taken repetition by repetition (the sizes take turns, so repetition r
+    of both sizes ran close in time), or None without paired samples."""
+    small, large = _scaling(result, implementation, graph, size), _scaling(result, implementation, graph, 10 * size)
+    if small is None or large is None:
+        return None
+    pairs = [b / a for a, b in zip(small.get("backward_samples_ns", []), large.get("backward_samples_ns", [])) if a]
+    return (min(pairs), max(pairs)) if pairs else None
+
+
 # --- Targets --------------------------------------------------------------------------
 def evaluate_targets(result):
     """Each target row: what, the measured value (and spread), the limit and met (True/False,
@@ -117,11 +127,16 @@ def evaluate_targets(result):
     for graph in ("chain", "branching"):
         for size in SCALING_STEPS:
             value = scaling_step(result, REFERENCE, graph, size)
+            spread = scaling_step_spread(result, REFERENCE, graph, size)
             exponent = len(str(size)) - 1
+            met = None if value is None else value <= SCALING_STEP_LIMIT
+            noise = None
+            if met is False and spread is not None and spread[0] <= SCALING_STEP_LIMIT:
+                noise = (f"within noise: its repetitions' own ratios span {spread[0]:.2f}–{spread[1]:.2f}, "
+                         f"across the limit")
             rows.append({"target": f"weakref backward t(10n)/t(n), {graph}, 10^{exponent} → 10^{exponent + 1}",
-                         "value": value, "spread": None, "limit": f"≤ {SCALING_STEP_LIMIT:g}",
-                         "met": None if value is None else value <= SCALING_STEP_LIMIT,
-                         "why_unmeasured": None if value is not None else "size not in this run's plan"})
+                         "value": value, "spread": spread, "limit": f"≤ {SCALING_STEP_LIMIT:g}", "met": met,
+                         "why_unmeasured": noise if value is not None else "size not in this run's plan"})
     for variant, reference in RATIO_REPORTED:
         for shape in _shapes(result):
             for expression in EXPRESSIONS:
@@ -208,7 +223,8 @@ def _targets_section(result):
                      "is a full `python3 -m nox -s bench`. Ratios from this run")
     return (heading + "; computed by `graphmem.bench.report` from bench.json. Where a spread is shown, it is "
             "the median [min–max] of the ratio taken round by round (one process of each implementation per "
-            "round); the × columns of the tables below divide medians pooled over all rounds.\n\n"
+            "round), or for t(10n)/t(n) the ratio of medians [min–max of the ratios repetition by repetition]; "
+            "the × columns of the tables below divide medians pooled over all rounds.\n\n"
             + _table(["target", "measured", "limit", "status"], rows) + "\n\n" + TARGET_SOURCES)
 
 
@@ -226,16 +242,17 @@ TARGET_SOURCES = "\n".join([
     "will time our weakref variant against the book's step-17 code on the book's own inputs; the floor is "
     "that code's design written out by us (list re-sorted per insert, `as_array` per output, no checks). "
     "0.6 rather than 1.0 so that the verdict survives the noise of a shared machine: ours must be clearly "
-    "faster, its features (checks, operators, no_grad, a heap) paid for by a cheaper hot path.",
+    "faster, its features (checks, operators, no_grad, generation buckets) paid for by a cheaper hot path.",
     "- **≤ 0.25× the book's dezero 0.0.13** (every expression, 0-d and (1,)): issue 5's target, from the "
     "first measurement, kept: the packaged book code is what users install.",
     "- **≤ 0.4× PyTorch CPU** (0-d and (1,)): issue 5's target: on tiny arrays PyTorch's eager dispatch and "
     "autograd engine cost microseconds per op, which a small pure-Python autograd can undercut.",
     "- On (1000,) arrays numpy's arithmetic is most of the time and the peers run other numpy versions "
     "(the book needs numpy<1.24), so those rows are in the tables, not held to a target.",
-    "- **t(10n)/t(n) ≤ 11 up to 10^6 Functions**: backward is O(n log n) with its generation heap, so ten "
-    "times the graph should cost about ten times the time; 11 leaves room for the log factor and caches. "
-    "Issue 13 measured 10.4–10.9 before its changes and asks to keep it.",
+    "- **t(10n)/t(n) ≤ 11 up to 10^6 Functions**: backward walks its Functions in buckets by generation, "
+    "O(n) (it used a heap, O(n log n), until issue 13), so ten times the graph should cost about ten times "
+    "the time; 11 leaves room for caches, which a graph of 10^6 Functions no longer fits. Issue 13 measured "
+    "10.4–10.9 before its changes and asks to keep it.",
     "- **strong/weakref and gc_only/weakref, reported with spread**: no limit; what each policy's own "
     "bookkeeping costs per op (see the policy cost section), the spread telling whether a difference is "
     "more than noise.",
@@ -626,8 +643,8 @@ def _method_section(result):
         "with any is not evaluated). The collection and teardown groups time a collection on purpose.",
         "- Backward scaling: the sizes take turns repetition by repetition; repetitions per size " + ", ".join(
             f"{int(size):,}: {count}" for size, count in plan["scaling_repeats"].items())
-        + "; the 10^6 graphs are built once or twice only, to fit the machine (peak RSS per process is "
-          "in the implementations table).",
+        + "; the largest graphs are built only a few times, to fit the machine (peak RSS per process is "
+          "in the implementations table). t(10n)/t(n)'s spread pairs repetition r of both sizes.",
         "- Same expressions everywhere: the book's package has no `square()`, so its square is `x ** 2` "
         "(one Pow Function); PyTorch's is `torch.square`; binary operators are Python's.",
         "- The book's package `dezero==0.0.13` runs in its own environment with numpy "

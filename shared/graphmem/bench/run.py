@@ -83,7 +83,7 @@ class Plan:
 
 PLANS = {
     "full": Plan("full", {"0-d": 1000, "(1,)": 1000, "(1000,)": 200}, per_op_repeats=20, warmup=3, rounds=5,
-                 scaling_repeats={10**3: 15, 10**4: 9, 10**5: 5, 10**6: 2},
+                 scaling_repeats={10**3: 15, 10**4: 9, 10**5: 7, 10**6: 4},
                  collection_repeats={10**3: 15, 10**4: 7, 10**5: 3, 10**6: 1},
                  teardown_functions=10**5, teardown_repeats=5, profile_functions=1000, profile_repeats=20),
     "quick": Plan("quick", {"0-d": 400, "(1,)": 400, "(1000,)": 40}, per_op_repeats=5, warmup=1, rounds=2,

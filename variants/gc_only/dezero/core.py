@@ -6,9 +6,7 @@ a computation graph once the program has dropped it; POLICY says it in a line.
 import contextlib
 import contextvars
 import gc  # policy: gc_only
-import heapq
 import inspect
-import itertools
 import numbers
 import os  # policy: gc_only
 import time  # policy: gc_only
@@ -215,47 +213,46 @@ class Variable:
             self.grad = grads[self]  # a leaf's gradient with respect to itself is the seed
         if self.creator is None:
             return
-        # A heap ordered by generation (newest first) runs every Function after all
-        # Functions that consumed its outputs, in O(n log n); the counter breaks ties.
-        pending, tiebreak = [], itertools.count()
-        push, pop = heapq.heappush, heapq.heappop
-        push(pending, (-self.creator.generation, next(tiebreak), self.creator))
-        while pending:
-            func = pop(pending)[2]
-            outputs = func.outputs
-            if len(outputs) == 1:  # the common case: the one output's gradient is there
-                gys = (grads.pop(outputs[0]),)
-            else:
-                gys = [grads.pop(y, None) for y in outputs]
-                if all(gy is None for gy in gys):
-                    continue  # queued once per output that got a gradient, and has run already
-                # An output this pass did not reach has a zero gradient.
-                gys = [np.zeros_like(y.data) if gy is None else gy for y, gy in zip(outputs, gys)]
-            gxs = func.backward(*gys)
-            if type(gxs) is not tuple:
-                gxs = (gxs,)
-            inputs = func.inputs
-            if len(gxs) != len(inputs):
-                raise ValueError(f"{type(func).__name__}.backward returned {len(gxs)} gradients "
-                                 f"for {len(inputs)} inputs")
-            for x, gx in zip(inputs, gxs):
-                # Within the pass a 0-d gradient may be the NumPy scalar NumPy makes of it: it has a
-                # shape and dtype like an array, and becomes one when it is stored in a .grad.
-                data = x.data
-                if not isinstance(gx, _ARRAY_TYPES) or gx.dtype is not data.dtype or gx.shape != data.shape:
-                    gx = _checked_grad(gx, x, func, gxs)
-                    if gx is None:
-                        continue
-                if x in grads:  # out of place: gx may also be another Variable's gradient
-                    grads[x] = grads[x] + gx
-                else:  # x's first gradient in this pass: its creator has work to do
-                    grads[x] = gx
-                    if x.creator is not None:
-                        push(pending, (-x.creator.generation, next(tiebreak), x.creator))
-            if retain_grad:
-                for y, gy in zip(outputs, gys):
-                    if y is not self:
-                        y.grad = _sum(y.grad, gy)
+        # Functions wait in buckets by generation. A Function's inputs were made by Functions of
+        # lower generations, so walking the generations downward runs every Function after all the
+        # Functions that consumed its outputs: O(n + generations), with no sorting.
+        pending = {self.creator.generation: [self.creator]}
+        for generation in range(self.creator.generation, -1, -1):
+            for func in pending.pop(generation, ()):
+                outputs = func.outputs
+                if len(outputs) == 1:  # the common case: the one output's gradient is there
+                    gys = (grads.pop(outputs[0]),)
+                else:
+                    gys = [grads.pop(y, None) for y in outputs]
+                    if all(gy is None for gy in gys):
+                        continue  # queued once per output that got a gradient, and has run already
+                    # An output this pass did not reach has a zero gradient.
+                    gys = [np.zeros_like(y.data) if gy is None else gy for y, gy in zip(outputs, gys)]
+                gxs = func.backward(*gys)
+                if type(gxs) is not tuple:
+                    gxs = (gxs,)
+                inputs = func.inputs
+                if len(gxs) != len(inputs):
+                    raise ValueError(f"{type(func).__name__}.backward returned {len(gxs)} gradients "
+                                     f"for {len(inputs)} inputs")
+                for x, gx in zip(inputs, gxs):
+                    # Within the pass a 0-d gradient may be the NumPy scalar NumPy makes of it: it has a
+                    # shape and dtype like an array, and becomes one when it is stored in a .grad.
+                    data = x.data
+                    if not isinstance(gx, _ARRAY_TYPES) or gx.dtype is not data.dtype or gx.shape != data.shape:
+                        gx = _checked_grad(gx, x, func, gxs)
+                        if gx is None:
+                            continue
+                    if x in grads:  # out of place: gx may also be another Variable's gradient
+                        grads[x] = grads[x] + gx
+                    else:  # x's first gradient in this pass: its creator has work to do
+                        grads[x] = gx
+                        if x.creator is not None:
+                            pending.setdefault(x.creator.generation, []).append(x.creator)
+                if retain_grad:
+                    for y, gy in zip(outputs, gys):
+                        if y is not self:
+                            y.grad = _sum(y.grad, gy)
         for x, gx in grads.items():  # only leaves are left: their .grad accumulates across passes
             x.grad = _sum(x.grad, gx)
 
