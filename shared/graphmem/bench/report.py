@@ -314,11 +314,21 @@ def _signed_time(ns):
     return ("−" + _time(-ns)) if ns < 0 else ("+" + _time(ns))
 
 
+def _profile_table(profile, top):
+    total = profile["total_own_ns_per_op"]
+    rows = [[f"`{r['function']}`", r["where"], f"{r['calls_per_op']:.3g}", _time(r["own_ns_per_op"]),
+             f"{100 * r['own_ns_per_op'] / total:.0f}%" if total else "–"]
+            for r in profile["functions_profiled"][:top]]
+    return _table(["function", "where", "calls per op", "own time per op", "share"], rows)
+
+
 def _profile_section(result, top=12):
     """The cProfile of weakref and of the floor, when a per-op target was not met."""
-    profiles = {row["implementation"]: row for row in result.get("profile", [])}
+    profiles = {(row["implementation"], row.get("expression", "square_chain")): row
+                for row in result.get("profile", [])}
     missed = per_op_targets_not_met(result)
-    if REFERENCE not in profiles:
+    ours = profiles.get((REFERENCE, "square_chain"))
+    if ours is None:
         return "## Profile of what remains\n\n(no profile in this run)"
     if not missed:
         return ("## Profile of what remains\n\nEvery per-operation target this run measured is met; the "
@@ -328,28 +338,23 @@ def _profile_section(result, top=12):
              "Per-operation targets not met in this run: " + "; ".join(
                  f"{t['target']} = {t['value']:.3f} (limit {t['limit']})" for t in missed) + ".",
              "",
-             f"Where the time goes: `cProfile`, run by the bench itself (group `profile`), over fwd+bwd of the "
-             f"square chain on 0-d inputs ({profiles[REFERENCE]['functions']} Functions × "
-             f"{profiles[REFERENCE]['repeats']} repetitions). cProfile's hooks slow every call, so read the "
-             "shares, not the totals. Own time per op, top entries:"]
-    for name in (REFERENCE, "minimal"):
-        profile = profiles.get(name)
-        if profile is None:
-            continue
-        total = profile["total_own_ns_per_op"]
-        rows = [[f"`{r['function']}`", r["where"], f"{r['calls_per_op']:.3g}", _time(r["own_ns_per_op"]),
-                 f"{100 * r['own_ns_per_op'] / total:.0f}%" if total else "–"]
-                for r in profile["functions_profiled"][:top]]
-        parts += ["", f"**{name}** (total own time {_time(total)} per op under the profiler)", "",
-                  _table(["function", "where", "calls per op", "own time per op", "share"], rows)]
-    if "minimal" in profiles:
-        floor_names = {r["function"] for r in profiles["minimal"]["functions_profiled"]}
-        extra = [r for r in profiles[REFERENCE]["functions_profiled"] if r["function"] not in floor_names]
+             f"Where the time goes: `cProfile`, run by the bench itself (group `profile`), over fwd+bwd on 0-d "
+             f"inputs ({ours['functions']} Functions × {ours['repeats']} repetitions). cProfile's hooks slow "
+             "every call, so read the shares, not the totals. Own time per op, top entries:"]
+    for (name, expression), profile in profiles.items():
+        if name in (REFERENCE, "minimal"):
+            parts += ["", f"**{name}, {EXPRESSIONS[expression]}** (total own time "
+                          f"{_time(profile['total_own_ns_per_op'])} per op under the profiler)", "",
+                      _profile_table(profile, top)]
+    floor = profiles.get(("minimal", "square_chain"))
+    if floor is not None:
+        floor_names = {r["function"] for r in floor["functions_profiled"]}
+        extra = [r for r in ours["functions_profiled"] if r["function"] not in floor_names]
         extra_ns = sum(r["own_ns_per_op"] for r in extra)
-        parts += ["", f"Entries in weakref's profile with no namesake in the floor's: "
+        parts += ["", f"Entries in weakref's square-chain profile with no namesake in the floor's: "
                   + ", ".join(f"`{r['function']}` {_time(r['own_ns_per_op'])}" for r in extra[:8])
-                  + f" (together {_time(extra_ns)} per op of weakref's {_time(profiles[REFERENCE]['total_own_ns_per_op'])}"
-                  + f"; the floor's total is {_time(profiles['minimal']['total_own_ns_per_op'])})."]
+                  + f" (together {_time(extra_ns)} per op of weakref's {_time(ours['total_own_ns_per_op'])}"
+                  + f"; the floor's total is {_time(floor['total_own_ns_per_op'])})."]
     parts += ["", "Why this remains: see the next section, which measures it."]
     return "\n".join(parts)
 
@@ -467,6 +472,17 @@ def why_the_floor_target_stays(result):
     return " ".join(parts)
 
 
+def _top_entries(result, expression, count=4):
+    """', whose profile's largest own-time entries are ...' for weakref's profile of the expression, or ''."""
+    for row in result.get("profile", []):
+        if row["implementation"] == REFERENCE and row.get("expression", "square_chain") == expression:
+            total = row["total_own_ns_per_op"] or 1
+            return ", whose profile's largest own-time entries are " + ", ".join(
+                f"`{e['function']}` {100 * e['own_ns_per_op'] / total:.0f}%"
+                for e in row["functions_profiled"][:count])
+    return ""
+
+
 def why_the_peer_targets_stay(result):
     """For each target against the book or PyTorch not met: the ratio weakref would have with every check
     off (its measured ratio times the unchecked version's ratio to weakref), and with the lean design."""
@@ -489,11 +505,11 @@ def why_the_peer_targets_stay(result):
             line += ": the checks are what this target costs."
         elif lean is not None and lean * target["value"] <= limit:
             line += ": the general Function (any number of inputs and outputs) is what it costs."
+        elif expression == "binary_mix":
+            line += ": the checks do not explain it; the rest is the general two-input Function, the operators "
+            line += "and NumPy's arithmetic" + _top_entries(result, expression) + "."
         else:
-            line += (": neither the checks nor the general Function explain it alone; the operators "
-                     "(`Variable.__add__` to `Add()(x0, x1)`), broadcasting's `_sum_to` in backward and NumPy's "
-                     "own arithmetic on tiny arrays are the rest (see the profile above)."
-                     if expression == "binary_mix" else ": no version of this design meets it here.")
+            line += ": no version of this design meets it here."
         lines.append(line)
     if not lines:
         return ""

@@ -320,32 +320,42 @@ def measure_teardown(ops, plan):
 
 
 def measure_profile(ops, plan, top=25):
-    """cProfile of the square chain on 0-d inputs, forward and backward: where the time per op goes.
+    """cProfile of fwd+bwd on 0-d inputs, the square chain and (where the implementation has binary
+    operators) the binary mix: where the time per op goes.
 
     cProfile's own hooks slow every call, so its times are for the shares, not the totals.
     """
-    profiler = cProfile.Profile()
-    with collector_disabled():
-        for _ in range(plan.profile_repeats):
-            ops.collect_garbage()
-            x = ops.leaf((), 0.0)
-            profiler.enable()
-            ops.backward(square_chain(ops, x, plan.profile_functions))
-            profiler.disable()
-            del x
-    ops.collect_garbage()
-    operations = plan.profile_functions * plan.profile_repeats
-    stats = pstats.Stats(profiler).stats
+    builds = {"square_chain": (lambda: (ops.leaf((), 0.0),), square_chain),
+              "binary_mix": (lambda: (ops.leaf((), 1.0), ops.leaf((), 1.0)), binary_mix)}
     rows = []
-    for (file, line, function), (_, calls, total, cumulative, _) in stats.items():
+    for expression in expressions_of(ops):
+        make_leaves, build = builds[expression]
+        profiler = cProfile.Profile()
+        with collector_disabled():
+            for _ in range(plan.profile_repeats):
+                ops.collect_garbage()
+                leaves = make_leaves()
+                profiler.enable()
+                ops.backward(build(ops, *leaves, plan.profile_functions))
+                profiler.disable()
+                del leaves
+        ops.collect_garbage()
+        rows.append(_profile_row(profiler, expression, plan, top))
+    return rows
+
+
+def _profile_row(profiler, expression, plan, top):
+    operations = plan.profile_functions * plan.profile_repeats
+    entries = []
+    for (file, line, function), (_, calls, total, cumulative, _) in pstats.Stats(profiler).stats.items():
         if any(part in file for part in HARNESS_FILES) or "_lsprof.Profiler" in function:
             continue  # the bench's own workload and adapter, and the profiler: not the autograd's time
-        rows.append({"function": function, "where": _short_location(file, line), "calls_per_op": calls / operations,
-                     "own_ns_per_op": total * 1e9 / operations, "cumulative_ns_per_op": cumulative * 1e9 / operations})
-    rows.sort(key=lambda r: r["own_ns_per_op"], reverse=True)
-    return [{"shape": "0-d", "expression": "square_chain", "functions": plan.profile_functions,
-             "repeats": plan.profile_repeats, "profiler": "cProfile",
-             "total_own_ns_per_op": sum(r["own_ns_per_op"] for r in rows), "functions_profiled": rows[:top]}]
+        entries.append({"function": function, "where": _short_location(file, line), "calls_per_op": calls / operations,
+                        "own_ns_per_op": total * 1e9 / operations, "cumulative_ns_per_op": cumulative * 1e9 / operations})
+    entries.sort(key=lambda r: r["own_ns_per_op"], reverse=True)
+    return {"shape": "0-d", "expression": expression, "functions": plan.profile_functions,
+            "repeats": plan.profile_repeats, "profiler": "cProfile",
+            "total_own_ns_per_op": sum(r["own_ns_per_op"] for r in entries), "functions_profiled": entries[:top]}
 
 
 HARNESS_FILES = (str(Path("graphmem", "workloads")), str(Path("graphmem", "adapters")))
