@@ -156,3 +156,24 @@ def test_the_peer_targets_not_met_get_an_estimate_without_checks(small_result):
 def test_a_run_without_the_features_group_says_so(small_result):
     small_result.pop("features", None)
     assert "(no features measurement in this run: `--group features`)" in section(small_result)
+
+
+def test_a_binary_mix_target_the_checks_do_not_explain_cites_weakref_s_profile_of_that_expression(small_result):
+    small_result["per_op"] = [r for r in small_result["per_op"] if r["implementation"] != "book"] \
+        + per_op_rows("book", 2500)
+    small_result["features"] = features_rows({"0-d": 0.8, "(1,)": 0.8}, every_check=0.85, lean_ratio=0.44,
+                                             binary_every_check=0.9)
+    small_result["profile"].append({
+        "implementation": "weakref", "shape": "0-d", "expression": "binary_mix", "functions": 1000, "repeats": 20,
+        "profiler": "cProfile", "total_own_ns_per_op": 5000, "functions_profiled": [
+            {"function": "__call__", "where": "dezero/core.py:261", "calls_per_op": 1.0, "own_ns_per_op": 2000,
+             "cumulative_ns_per_op": 4000},
+            {"function": "_sum_to", "where": "dezero/core.py:313", "calls_per_op": 2.0, "own_ns_per_op": 500,
+             "cumulative_ns_per_op": 500}]})
+    text = section(small_result)
+    assert ("- × book's dezero 0.0.13, 0-d, chain of `+ * - /` with a shared leaf: 0.400 (limit ≤ 0.25); with "
+            "every check off ≈ 0.360: the checks do not explain it; the rest is the general two-input Function, "
+            "the operators and NumPy's arithmetic, whose profile above has as its largest own-time entries "
+            "`__call__` (dezero/core.py:261) 40%, `_sum_to` (dezero/core.py:313) 10%.") in text
+    profile = bench_report.render_markdown(small_result).split("## Profile of what remains")[1]
+    assert "**weakref, chain of `+ * - /` with a shared leaf** (total own time 5 µs per op" in profile

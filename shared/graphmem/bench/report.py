@@ -477,8 +477,8 @@ def _top_entries(result, expression, count=4):
     for row in result.get("profile", []):
         if row["implementation"] == REFERENCE and row.get("expression", "square_chain") == expression:
             total = row["total_own_ns_per_op"] or 1
-            return ", whose profile's largest own-time entries are " + ", ".join(
-                f"`{e['function']}` {100 * e['own_ns_per_op'] / total:.0f}%"
+            return ", whose profile above has as its largest own-time entries " + ", ".join(
+                f"`{e['function']}` ({e['where']}) {100 * e['own_ns_per_op'] / total:.0f}%"
                 for e in row["functions_profiled"][:count])
     return ""
 
