@@ -132,9 +132,11 @@ def caption(summary, chart):
 # The last time a person looked at the rendered PNGs: which summary they were rendered from, and what looking
 # changed. Update both after looking at charts rendered from a new summary.
 CHARTS_LOOKED_AT = {
-    "summary_updated_at": "2026-11-23T15:22:23+00:00",
+    "summary_updated_at": "2026-11-23T17:14:24+00:00",
     "changes": (
-        "the budget chart's 8 MiB label, at the rightmost point of the `off` panel, found no free place (gc_only's "
+        "nothing: all six charts of this summary (17:14:24) read cleanly as rendered; what follows is from "
+        "earlier looks",
+        "at the summary of 15:22:23, the budget chart's 8 MiB label, at the rightmost point of the `off` panel, found no free place (gc_only's "
         "line to its left, the bound below, the panel's edge to its right) and fell back across the edge: the "
         "panel now leaves a quarter of its width free to the right of the last point",
         "earlier looks (at the summary of 01:42:55) had already moved the budget chart's labels off gc_only's line, "
