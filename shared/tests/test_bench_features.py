@@ -177,3 +177,15 @@ def test_a_binary_mix_target_the_checks_do_not_explain_cites_weakref_s_profile_o
             "`__call__` (dezero/core.py:261) 40%, `_sum_to` (dezero/core.py:313) 10%.") in text
     profile = bench_report.render_markdown(small_result).split("## Profile of what remains")[1]
     assert "**weakref, chain of `+ * - /` with a shared leaf** (total own time 5 µs per op" in profile
+
+
+def test_an_ablation_that_was_not_measured_is_a_full_width_row_naming_its_error(small_result):
+    gone = {"implementation": "weakref", "version": "gone", "off": "a feature the core lost", "functions": 1000,
+            "repeats": 100, "error": "0 matches (need 1) in the core for: 'if gone:'"}
+    small_result["features"] = features_rows({"0-d": 0.8, "(1,)": 0.8}, every_check=0.85, lean_ratio=0.44) + [gone]
+    text = section(small_result)
+    # Eight columns in the square chain's table (three per shape), six in the binary mix's.
+    assert "| gone | a feature the core lost | not measured: 0 matches (need 1) in the core for: 'if gone:' " \
+           "|  |  |  |  |  |\n" in text
+    assert "| gone | a feature the core lost | not measured: 0 matches (need 1) in the core for: 'if gone:' " \
+           "|  |  |  |\n" in text

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from graphmem.bench.run import EXPRESSIONS, SHAPES as PER_OP_SHAPES, collector_disabled
 from graphmem.spread import quartiles
-from graphmem.workloads.bench import binary_mix, square_chain
+from graphmem.workloads.bench import build_expression, expression_leaves
 
-SHAPES = {"0-d": (), "(1,)": (1,)}  # the shapes the per-op targets are on
-EXPRESSIONS = ("square_chain", "binary_mix")  # the floor and the lean design have square_chain only
+SHAPES = {label: PER_OP_SHAPES[label] for label in ("0-d", "(1,)")}  # the shapes the per-op targets are on
 
 
 @dataclass(frozen=True)
@@ -97,16 +97,12 @@ def contenders(core_source, variant):
 
 def _time_once(module, expression, shape, functions):
     """Forward+backward of the bench's expression on fresh leaves, in ns."""
-    if expression == "square_chain":
-        x = module.Variable(np.zeros(shape))
-        ops = types.SimpleNamespace(square=module.square)
-        t0 = time.perf_counter_ns()
-        square_chain(ops, x, functions).backward()
-    else:
-        x, c = module.Variable(np.ones(shape)), module.Variable(np.ones(shape))
-        ops = types.SimpleNamespace(add=module.add, mul=module.mul, sub=module.sub, div=module.div)
-        t0 = time.perf_counter_ns()
-        binary_mix(ops, x, c, functions).backward()
+    ops = types.SimpleNamespace(leaf=lambda leaf_shape, fill: module.Variable(np.full(leaf_shape, fill)),
+                                **{name: getattr(module, name) for name in ("square", "add", "mul", "sub", "div")
+                                   if hasattr(module, name)})
+    leaves = expression_leaves(ops, expression, shape)
+    t0 = time.perf_counter_ns()
+    build_expression(ops, expression, leaves, functions).backward()
     return time.perf_counter_ns() - t0
 
 
@@ -119,9 +115,7 @@ def measure_features(core_source, variant, functions, repeats, warmup):
     cases = [(label, module, expression, shape) for expression in EXPRESSIONS for shape in SHAPES
              for label, module in runnable if expression == "square_chain" or hasattr(module, "add")]
     samples = {(label, expression, shape): [] for label, _, expression, shape in cases}
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_disabled():
         for rep in range(warmup + repeats):
             shift = rep % len(cases)  # each case takes every place in the order in turn
             for label, module, expression, shape in cases[shift:] + cases[:shift]:
@@ -129,9 +123,6 @@ def measure_features(core_source, variant, functions, repeats, warmup):
                 gc.collect()
                 if rep >= warmup:
                     samples[(label, expression, shape)].append(elapsed / functions)
-    finally:
-        if was_enabled:
-            gc.enable()
     rows = []
     for label, _, off, error in found:
         row = {"version": label, "off": off, "functions": functions, "repeats": repeats}

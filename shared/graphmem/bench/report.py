@@ -85,21 +85,26 @@ def per_op_ratio(result, implementation, reference, expression, shape, phase="fo
     return statistics.median(by_round), (by_round[0], by_round[-1])
 
 
+def _scaling_step_rows(result, implementation, graph, size):
+    """The scaling rows for graph sizes n and 10n, or None when either was not measured."""
+    small, large = _scaling(result, implementation, graph, size), _scaling(result, implementation, graph, 10 * size)
+    return None if small is None or large is None else (small, large)
+
+
 def scaling_step(result, implementation, graph, size):
     """t(10n)/t(n) of backward for graph size n, or None when either size was not measured."""
-    small, large = _scaling(result, implementation, graph, size), _scaling(result, implementation, graph, 10 * size)
-    if small is None or large is None:
-        return None
-    return _ratio(large["backward_ns"]["median"], small["backward_ns"]["median"])
+    rows = _scaling_step_rows(result, implementation, graph, size)
+    return None if rows is None else _ratio(rows[1]["backward_ns"]["median"], rows[0]["backward_ns"]["median"])
 
 
 def scaling_step_spread(result, implementation, graph, size):
     """(min, max) of t(10n)/t(n) taken repetition by repetition (the sizes take turns, so repetition r
     of both sizes ran close in time), or None without paired samples."""
-    small, large = _scaling(result, implementation, graph, size), _scaling(result, implementation, graph, 10 * size)
-    if small is None or large is None:
+    rows = _scaling_step_rows(result, implementation, graph, size)
+    if rows is None:
         return None
-    pairs = [b / a for a, b in zip(small.get("backward_samples_ns", []), large.get("backward_samples_ns", [])) if a]
+    small, large = (row.get("backward_samples_ns", []) for row in rows)
+    pairs = [b / a for a, b in zip(small, large) if a]
     return (min(pairs), max(pairs)) if pairs else None
 
 
@@ -393,10 +398,12 @@ def _features_section(result):
              f"fail the contract.")
     parts = [heading, intro]
     for expression, with_floor in (("square_chain", True), ("binary_mix", False)):
+        columns = ("fwd+bwd per op", "× weakref", "× floor")[:3 if with_floor else 2]
+        header = ["version", "switched off"] + [f"{shape} {what}" for shape in SMALL_SHAPES for what in columns]
         table = []
         for label, row in rows.items():
             if "error" in row:
-                table.append([label, row["off"], f"not measured: {row['error']}"] + [""] * (3 + 2 * with_floor))
+                table.append([label, row["off"], f"not measured: {row['error']}"] + [""] * (len(header) - 3))
                 continue
             cells = [label, row["off"]]
             for shape in SMALL_SHAPES:
@@ -408,8 +415,6 @@ def _features_section(result):
                     cells.append(_ratio_cell(case["to_floor"]))
             else:
                 table.append(cells)
-        columns = ("fwd+bwd per op", "× weakref", "× floor")[:3 if with_floor else 2]
-        header = ["version", "switched off"] + [f"{shape} {what}" for shape in SMALL_SHAPES for what in columns]
         parts += [f"**{EXPRESSIONS[expression]}**", _table(header, table)]
     parts += [why_the_floor_target_stays(result), why_the_peer_targets_stay(result)]
     return "\n\n".join(part for part in parts if part)

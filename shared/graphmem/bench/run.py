@@ -40,8 +40,8 @@ from graphmem.checkout import ROOT, cpu_name, git
 from graphmem.atomic_files import write_json_atomically
 from graphmem.spread import quartiles
 from graphmem.adapters import KINDS, make_adapter, process_environment
-from graphmem.bench.features import measure_features
-from graphmem.workloads.bench import GRAPHS, binary_mix, square_chain
+from graphmem.workloads.bench import EXPRESSIONS as EXPRESSION_BUILDS, GRAPHS, build_expression, \
+    expression_leaves, square_chain
 
 GROUPS = ("per_op", "scaling", "collection", "teardown", "profile", "features")
 # Which groups each kind of implementation runs: the peers only take part in per-operation time;
@@ -51,7 +51,7 @@ PROFILED = ("weakref", "minimal")  # the profile group runs for these implementa
 # Groups that run for some implementations of their kinds only: the profile, and the cost of
 # weakref's features (graphmem.bench.features), which sets weakref against the floor.
 ONLY_FOR = {"profile": PROFILED, "features": ("weakref",)}
-EXPRESSIONS = ("square_chain", "binary_mix")
+EXPRESSIONS = tuple(EXPRESSION_BUILDS)  # the chain of squares, and the binary mix
 # The per-operation inputs: 0-d as every example in the book, (1,), and a mid size where numpy's
 # own work starts to count. Labels are the keys of the plans and of the result rows.
 SHAPES = {"0-d": (), "(1,)": (1,), "(1000,)": (1000,)}
@@ -156,16 +156,10 @@ def measure_per_op(ops, plan):
     rows = []
     for label, functions in plan.per_op_functions.items():
         shape = SHAPES[label]
-        workloads = {
-            "square_chain": (lambda s=shape: (ops.leaf(s, 0.0),),
-                             lambda x, n=functions: square_chain(ops, x, n)),
-            "binary_mix": (lambda s=shape: (ops.leaf(s, 1.0), ops.leaf(s, 1.0)),
-                           lambda x, c, n=functions: binary_mix(ops, x, c, n)),
-        }
         for expression in expressions_of(ops):
-            make_leaves, build = workloads[expression]
             forward, backward, collections = time_forward_backward(
-                ops, make_leaves, build, plan.per_op_repeats, plan.warmup)
+                ops, lambda: expression_leaves(ops, expression, shape),
+                lambda *leaves: build_expression(ops, expression, leaves, functions), plan.per_op_repeats, plan.warmup)
             both = [f + b for f, b in zip(forward, backward)]
             for phase, samples in zip(PHASES, (forward, backward, both)):
                 rows.append({"expression": expression, "shape": label, "elements": _elements(shape),
@@ -325,18 +319,15 @@ def measure_profile(ops, plan, top=25):
 
     cProfile's own hooks slow every call, so its times are for the shares, not the totals.
     """
-    builds = {"square_chain": (lambda: (ops.leaf((), 0.0),), square_chain),
-              "binary_mix": (lambda: (ops.leaf((), 1.0), ops.leaf((), 1.0)), binary_mix)}
     rows = []
     for expression in expressions_of(ops):
-        make_leaves, build = builds[expression]
         profiler = cProfile.Profile()
         with collector_disabled():
             for _ in range(plan.profile_repeats):
                 ops.collect_garbage()
-                leaves = make_leaves()
+                leaves = expression_leaves(ops, expression, ())
                 profiler.enable()
-                ops.backward(build(ops, *leaves, plan.profile_functions))
+                ops.backward(build_expression(ops, expression, leaves, plan.profile_functions))
                 profiler.disable()
                 del leaves
         ops.collect_garbage()
@@ -372,6 +363,7 @@ def _short_location(file, line):
 def measure_feature_costs(ops, plan):
     """The variant's core with each feature switched off, timed beside it, the lean design and the floor."""
     import dezero.core
+    from graphmem.bench.features import measure_features  # features imports this module's helpers
     source = Path(dezero.core.__file__).read_text(encoding="utf-8")
     return measure_features(source, ops.name, plan.per_op_functions["0-d"], plan.per_op_repeats * plan.rounds,
                             plan.warmup)

@@ -45,6 +45,21 @@ def branching_functions(functions):
     return 2 * branching_width(functions) - 1
 
 
+# The per-operation expressions: each builder and the leaves it starts from. Zeros for the square
+# chain, so that no value or gradient overflows; ones for the mix, whose values stay 1.0 and 2.0.
+EXPRESSIONS = {"square_chain": (square_chain, (0.0,)), "binary_mix": (binary_mix, (1.0, 1.0))}
+
+
+def expression_leaves(ops, expression, shape):
+    """Fresh leaves of the given shape for one of EXPRESSIONS."""
+    return tuple(ops.leaf(shape, fill) for fill in EXPRESSIONS[expression][1])
+
+
+def build_expression(ops, expression, leaves, functions):
+    """The expression's graph of `functions` Functions over the leaves; returns its output."""
+    return EXPRESSIONS[expression][0](ops, *leaves, functions)
+
+
 GRAPHS = {
     "chain": (lambda ops, x, n: square_chain(ops, x, n), lambda n: n),
     "branching": (branching, branching_functions),
