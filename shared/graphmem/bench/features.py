@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from graphmem.bench import lean, minimal
 from graphmem.bench.run import EXPRESSIONS, SHAPES as PER_OP_SHAPES, collector_disabled
 from graphmem.spread import quartiles
 from graphmem.workloads.bench import build_expression, expression_leaves
@@ -76,7 +77,6 @@ def compiled_core(source, label):
 def contenders(core_source, variant):
     """(label, module or None, what is off, error or None) for the variant's core as installed,
     each ablation, all of them at once, the lean design and the floor."""
-    from graphmem.bench import lean, minimal
     found = [(variant, compiled_core(core_source, variant), "nothing", None)]
     every = []
     for ablation in ABLATIONS:
