@@ -2,11 +2,16 @@
 (report) and speed against peers (bench). `nox -l` lists them."""
 from pathlib import Path
 
+import sys
+
 import nox
 
 ROOT = Path(__file__).parent
+sys.path.insert(0, str(ROOT / "shared"))
+from graphmem.facts import VARIANTS  # noqa: E402  (names only: importing it needs no numpy)
+
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
-VARIANTS = ["strong", "weakref", "gc_only"]
+VARIANTS = list(VARIANTS)
 
 nox.options.sessions = ["test"]
 nox.options.default_venv_backend = "venv"

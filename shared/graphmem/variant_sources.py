@@ -8,10 +8,7 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-VARIANTS_DIR = ROOT / "variants"
-VARIANTS = ("strong", "weakref", "gc_only")
-CANONICAL = "strong"
+from graphmem.facts import CANONICAL, ROOT, VARIANTS, VARIANTS_DIR
 POLICY_MARK = "# policy: "
 
 
