@@ -1,4 +1,5 @@
 """The machine and the checkout a measurement ran on, for the environment block of a result file."""
+import datetime
 import platform
 import subprocess
 from pathlib import Path
@@ -24,3 +25,16 @@ def cpu_name():
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def now():
+    """The time a record is made, in UTC, to the second."""
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def display_path(path):
+    """`path` relative to the repository when it is inside it, as a reader would type it."""
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)

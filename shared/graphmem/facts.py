@@ -16,11 +16,12 @@ BUDGETED_VARIANT = "gc_only"  # the one variant whose collector takes a byte bud
 
 
 def _default_gc_budget(core=VARIANTS_DIR / BUDGETED_VARIANT / "dezero" / "core.py"):
-    """The value of `DEFAULT_GC_BUDGET = <constant expression>` in gc_only's core."""
+    """The default of `_budget_from_environment(default=<constant expression>)` in gc_only's core."""
     for node in ast.parse(core.read_text(encoding="utf-8")).body:
-        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["DEFAULT_GC_BUDGET"]:
-            return int(eval(compile(ast.Expression(node.value), str(core), "eval"), {"__builtins__": {}}))
-    raise LookupError(f"{core} defines no DEFAULT_GC_BUDGET")
+        if isinstance(node, ast.FunctionDef) and node.name == "_budget_from_environment" and node.args.defaults:
+            expression = ast.Expression(node.args.defaults[-1])
+            return int(eval(compile(expression, str(core), "eval"), {"__builtins__": {}}))
+    raise LookupError(f"{core} defines no _budget_from_environment(default=...)")
 
 
 DEFAULT_GC_BUDGET = _default_gc_budget()

@@ -12,8 +12,9 @@ from pathlib import Path
 import dezero
 import pytest
 
+from graphmem.profile import cli, driver, parsing, plan
+from graphmem import adapters, facts
 from graphmem.adapters import environments
-from graphmem.profile import driver as profile
 from graphmem.report.data import schema_validator
 from graphmem.workloads import WORKLOADS
 from test_adapters import CLOSURE_ADAPTER, CLOSURE_LIBRARY
@@ -34,7 +35,7 @@ def own_adapter(tmp_path, monkeypatch):
 
 
 def matrix(*args):
-    return profile.build_matrix(profile.argument_parser().parse_args(list(args)))
+    return plan.build_matrix(cli.argument_parser().parse_args(list(args)))
 
 
 def test_by_default_every_peer_runs_every_workload_it_supports_at_its_defaults_without_sweeps():
@@ -44,9 +45,9 @@ def test_by_default_every_peer_runs_every_workload_it_supports_at_its_defaults_w
         by_peer.setdefault(run.variant, set()).add((run.workload, run.mode))
         assert run.kind == "default" and run.gc_budget is None
         assert run.params_dict == WORKLOADS[run.workload].params()
-    assert set(by_peer) == set(profile.PEERS)
+    assert set(by_peer) == set(adapters.PEERS)
     assert ("no_grad_loop", "auto") not in by_peer["micrograd"]  # it has no no-grad mode
-    assert len(by_peer["torch"]) == len(WORKLOADS) * len(profile.MODES)
+    assert len(by_peer["torch"]) == len(WORKLOADS) * len(facts.MODES)
 
 
 def test_naming_implementations_runs_only_those():
@@ -54,7 +55,7 @@ def test_naming_implementations_runs_only_those():
     assert {run.variant for run in matrix("--peer", "torch")} == {"torch"}
     assert {run.variant for run in matrix("--variant", "weakref", "--peer", "book,jax")} == {"weakref", "book", "jax"}
     assert {run.variant for run in matrix("--peer", "none", "--variant", "strong")} == {"strong"}
-    assert {run.variant for run in matrix("--peer", "all")} == set(profile.PEERS)
+    assert {run.variant for run in matrix("--peer", "all")} == set(adapters.PEERS)
 
 
 @pytest.mark.parametrize("args, message", [
@@ -64,12 +65,12 @@ def test_naming_implementations_runs_only_those():
     (["--peer", "none"], "nothing to run"),
 ])
 def test_a_bad_peer_selection_is_named(args, message):
-    with pytest.raises(profile.SelectionError, match=message):
+    with pytest.raises(parsing.SelectionError, match=message):
         matrix(*args)
 
 
 def test_your_own_library_is_profiled_from_an_adapter_file_on_the_command_line(tmp_path, own_adapter):
-    status = profile.main([
+    status = driver.main([
         "--adapter", own_adapter, "--interpreter", f"closure={sys.executable}",
         "--workload", "seed_loop,no_grad_loop", "--mode", "off", "--params", "size=200,iterations=3",
         "--timing-processes", "1", "--no-flamegraphs", "--no-report",
@@ -91,7 +92,7 @@ def test_your_own_library_is_profiled_from_an_adapter_file_on_the_command_line(t
 
 
 def test_a_peer_whose_adapter_check_fails_is_recorded_and_the_others_still_run(tmp_path, own_adapter):
-    status = profile.main([
+    status = driver.main([
         "--variant", VARIANT, "--interpreter", f"{VARIANT}={sys.executable}",
         "--peer", "jax", "--interpreter", f"jax={sys.executable}",  # this python has no jax
         "--workload", "seed_loop", "--mode", "off", "--params", "size=100,iterations=2", "--no-anatomy",
@@ -174,7 +175,7 @@ def test_the_readme_example_profiles_a_micrograd_shaped_library(tmp_path, monkey
     monkeypatch.syspath_prepend(str(library))
     monkeypatch.chdir(tmp_path)
     user_args = command.split(" -- ", 1)[1].split()
-    status = profile.main([*user_args, "--interpreter", f"my_micrograd={sys.executable}", "--mode", "off",
+    status = driver.main([*user_args, "--interpreter", f"my_micrograd={sys.executable}", "--mode", "off",
                            "--params", "size=300,iterations=2,depth=5", "--timing-processes", "0",
                            "--no-flamegraphs", "--no-report", "--reports", str(tmp_path / "reports"),
                            "--captures", str(tmp_path / "captures"), "--logs", str(tmp_path / "logs")])
@@ -191,11 +192,11 @@ def test_the_readme_example_profiles_a_micrograd_shaped_library(tmp_path, monkey
 
 def test_a_peer_is_timed_on_the_seed_loop_only():
     timed = {run.workload for run in matrix("--peer", "torch") if run.timed}
-    assert timed == {profile.PEER_TIMED_WORKLOAD}
+    assert timed == {plan.PEER_TIMED_WORKLOAD}
 
 
 def test_when_no_peer_is_available_the_summary_still_says_why(tmp_path):
-    status = profile.main([
+    status = driver.main([
         "--peer", "jax", "--interpreter", f"jax={sys.executable}", "--no-report",  # this python has no jax
         "--reports", str(tmp_path / "reports"), "--captures", str(tmp_path / "captures"),
         "--logs", str(tmp_path / "logs")])

@@ -11,8 +11,10 @@ import dezero
 import jsonschema
 import pytest
 
+from graphmem.profile import cli, driver, execute, parsing, plan
+from graphmem.profile import pages as offline_pages
+from graphmem import facts, store
 from graphmem import atomic_files
-from graphmem.profile import driver as profile
 from graphmem.report.data import SCHEMA_PATH
 from graphmem.workloads import WORKLOADS
 
@@ -25,7 +27,7 @@ def run_profile(tmp_path, *args, interpreter=sys.executable):
 
     Without a report (--no-report) and with 2 timing processes unless the test says otherwise: quick."""
     defaults = [] if "--timing-processes" in args else ["--timing-processes", "2"]
-    status = profile.main([
+    status = driver.main([
         "--variant", VARIANT, "--interpreter", f"{VARIANT}={interpreter}", "--no-report", *defaults,
         "--reports", str(tmp_path / "reports"), "--captures", str(tmp_path / "captures"),
         "--logs", str(tmp_path / "logs"), *args])
@@ -51,7 +53,7 @@ def test_smoke_profile_of_one_tiny_workload(tmp_path):
         path = tmp_path / relative
         assert path.is_file() and path.stat().st_size > 0
         if path.suffix == ".html":
-            assert profile.remote_references(path) == []
+            assert offline_pages.remote_references(path) == []
     # not the default parameters, so not the default run's file names
     assert (tmp_path / "reports" / VARIANT / "seed_loop-off-iterations3-size1000.flamegraph.html").is_file()
     assert not (tmp_path / "reports" / VARIANT / "seed_loop-off.flamegraph.html").exists()
@@ -102,7 +104,7 @@ def test_a_failed_run_is_recorded_and_earlier_runs_stay(tmp_path):
 
 # --- selection -----------------------------------------------------------------------
 def matrix(*argv):
-    return profile.build_matrix(profile.argument_parser().parse_args(list(argv)))
+    return plan.build_matrix(cli.argument_parser().parse_args(list(argv)))
 
 
 @pytest.mark.parametrize("argv, names", [
@@ -123,7 +125,7 @@ def test_bad_selection_is_a_clear_error(argv, names):
 
 
 def test_bad_selection_exits_before_running_anything(tmp_path, capsys):
-    assert profile.main(["--variant", "nope", "--reports", str(tmp_path)]) == 2
+    assert driver.main(["--variant", "nope", "--reports", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "unknown variant 'nope'; valid variants: strong, weakref, gc_only" in err
     assert not list(tmp_path.iterdir())
@@ -132,12 +134,12 @@ def test_bad_selection_exits_before_running_anything(tmp_path, capsys):
 def test_default_matrix_has_every_variant_workload_and_mode_and_the_sweeps():
     runs = matrix()
     base = {(r.variant, r.workload, r.mode) for r in runs if r.kind == "default" and not r.peer}
-    assert base == {(v, w, m) for v in profile.VARIANTS for w in WORKLOADS for m in profile.MODES}
+    assert base == {(v, w, m) for v in facts.VARIANTS for w in WORKLOADS for m in facts.MODES}
     assert len({r.id for r in runs}) == len(runs)
     sizes = {r.params_dict["size"] for r in runs if r.workload == "seed_loop" and r.mode == "auto"}
     assert len(sizes) >= 3
     budgets = {r.gc_budget for r in runs if r.variant == "gc_only"}
-    assert budgets == set(profile.DEFAULT_BUDGET_SWEEP)
+    assert budgets == set(plan.DEFAULT_BUDGET_SWEEP)
     assert all(r.gc_budget is None for r in runs if r.variant != "gc_only")
 
 
@@ -155,14 +157,14 @@ def test_selection_narrows_the_matrix():
 def test_recorded_command_leaves_out_what_the_session_adds():
     argv = ["--env-dir", "/x/.nox", "--requirement=memray>=1.13", "--requirement", "jsonschema", "--variant", "strong",
             "--interpreter", "strong=/home/me/venv/bin/python", "--interpreter=weakref=/opt/py"]
-    assert profile.user_command(argv) == "python3 -m nox -s profile -- --variant strong"
-    assert profile.user_command([]) == "python3 -m nox -s profile"
+    assert cli.user_command(argv) == "python3 -m nox -s profile -- --variant strong"
+    assert cli.user_command([]) == "python3 -m nox -s profile"
 
 
 @pytest.mark.parametrize("text, size", [("8MiB", 8 * 2**20), ("512 mib", 512 * 2**20), ("1GiB", 2**30),
                                         ("1000", 1000), ("2MB", 2_000_000)])
 def test_sizes_parse(text, size):
-    assert profile.parse_size(text) == size
+    assert parsing.parse_size(text) == size
 
 
 # --- the summary -------------------------------------------------------------------
@@ -185,16 +187,16 @@ def failed(run_id, reason, at="2026-01-02T00:00:00+00:00"):
     variant, workload, mode = run_id.split("/")[:3]
     base = {"id": run_id, "variant": variant, "workload": workload, "mode": mode, "params": {"size": 1},
             "gc_budget": None, "live_set_bound_bytes": 8, "provenance": PROVENANCE}
-    record = profile.failed_record(base, reason, "build/profile-logs/x.log")
+    record = execute.failed_record(base, reason, "build/profile-logs/x.log")
     record["measured_at"] = record["failure"]["at"] = at
     return record
 
 
 def test_rerun_of_a_subset_replaces_only_its_runs_and_keeps_each_runs_provenance(tmp_path):
     path = tmp_path / "summary.json"
-    profile.merge_runs(path, {"strong/a/auto/size=1": record("strong/a/auto/size=1", 10),
+    store.merge_runs(path, {"strong/a/auto/size=1": record("strong/a/auto/size=1", 10),
                               "weakref/a/auto/size=1": record("weakref/a/auto/size=1", 20)})
-    profile.merge_runs(path, {"strong/a/auto/size=1": record("strong/a/auto/size=1", 11, "second", "h")})
+    store.merge_runs(path, {"strong/a/auto/size=1": record("strong/a/auto/size=1", 11, "second", "h")})
     summary = json.loads(path.read_text())
     jsonschema.validate(summary, SCHEMA)
     assert "command" not in summary and "environment" not in summary
@@ -207,16 +209,16 @@ def test_rerun_of_a_subset_replaces_only_its_runs_and_keeps_each_runs_provenance
 def test_a_failed_attempt_is_kept_beside_the_good_record_never_over_it(tmp_path):
     path = tmp_path / "summary.json"
     run_id = "strong/a/auto/size=1"
-    profile.merge_runs(path, {run_id: record(run_id, 10)})
-    profile.merge_runs(path, {run_id: failed(run_id, "timed out after 0.5 s")})
-    profile.merge_runs(path, {run_id: failed(run_id, "exited with status 1", at="2026-01-03T00:00:00+00:00")})
+    store.merge_runs(path, {run_id: record(run_id, 10)})
+    store.merge_runs(path, {run_id: failed(run_id, "timed out after 0.5 s")})
+    store.merge_runs(path, {run_id: failed(run_id, "exited with status 1", at="2026-01-03T00:00:00+00:00")})
     kept = json.loads(path.read_text())["runs"][run_id]
     assert kept["status"] == "ok" and kept["peak_heap_bytes"] == 10
     assert kept["measured_at"] == "2026-01-01T00:00:00+00:00"
     assert [f["reason"] for f in kept["failures"]] == ["timed out after 0.5 s", "exited with status 1"]
     assert kept["failures"][0]["log"] == "build/profile-logs/x.log"
     # a later good measurement replaces the record; the failures stay listed
-    profile.merge_runs(path, {run_id: record(run_id, 12, measured_at="2026-01-04T00:00:00+00:00")})
+    store.merge_runs(path, {run_id: record(run_id, 12, measured_at="2026-01-04T00:00:00+00:00")})
     kept = json.loads(path.read_text())["runs"][run_id]
     assert kept["peak_heap_bytes"] == 12 and len(kept["failures"]) == 2
 
@@ -224,8 +226,8 @@ def test_a_failed_attempt_is_kept_beside_the_good_record_never_over_it(tmp_path)
 def test_a_run_that_never_succeeded_keeps_a_failed_record(tmp_path):
     path = tmp_path / "summary.json"
     run_id = "strong/a/auto/size=1"
-    profile.merge_runs(path, {run_id: failed(run_id, "first")})
-    profile.merge_runs(path, {run_id: failed(run_id, "second")})
+    store.merge_runs(path, {run_id: failed(run_id, "first")})
+    store.merge_runs(path, {run_id: failed(run_id, "second")})
     kept = json.loads(path.read_text())["runs"][run_id]
     jsonschema.validate(json.loads(path.read_text()), SCHEMA)
     assert kept["status"] == "failed" and kept["reason"] == "second"
@@ -239,7 +241,7 @@ def test_a_schema_1_summary_is_migrated_with_its_environment_on_every_run(tmp_pa
     environment = {key: value for key, value in PROVENANCE.items() if key != "command"}
     path.write_text(json.dumps({"schema_version": 1, "command": "old command", "environment": environment,
                                 "workloads": {}, "runs": {old["id"]: old}}))
-    profile.merge_runs(path, {"weakref/a/auto/size=1": record("weakref/a/auto/size=1", 20, "new")})
+    store.merge_runs(path, {"weakref/a/auto/size=1": record("weakref/a/auto/size=1", 20, "new")})
     summary = json.loads(path.read_text())
     assert summary["schema_version"] == 2
     assert summary["runs"]["strong/a/auto/size=1"]["provenance"] == {**environment, "command": "old command"}
@@ -248,7 +250,7 @@ def test_a_schema_1_summary_is_migrated_with_its_environment_on_every_run(tmp_pa
 
 def test_an_interrupted_write_leaves_the_old_summary_whole(tmp_path, monkeypatch):
     path = tmp_path / "summary.json"
-    profile.merge_runs(path, {"strong/a/auto/size=1": record("strong/a/auto/size=1", 10)})
+    store.merge_runs(path, {"strong/a/auto/size=1": record("strong/a/auto/size=1", 10)})
     before = path.read_bytes()
 
     class DiskFullOs:
@@ -262,24 +264,25 @@ def test_an_interrupted_write_leaves_the_old_summary_whole(tmp_path, monkeypatch
 
     monkeypatch.setattr(atomic_files, "os", DiskFullOs())
     with pytest.raises(OSError):
-        profile.merge_runs(path, {"strong/b/auto/size=1": record("strong/b/auto/size=1", 5)})
+        store.merge_runs(path, {"strong/b/auto/size=1": record("strong/b/auto/size=1", 5)})
     assert path.read_bytes() == before
-    assert [p.name for p in tmp_path.iterdir()] == ["summary.json"], "no temporary file is left behind"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["summary.json", "summary.json.lock"], \
+        "no temporary file is left behind (the lock file stays: flock needs a file, and it holds nothing)"
 
 
 def test_an_invalid_summary_is_not_written(tmp_path):
     path = tmp_path / "summary.json"
     bad = record("strong/a/auto/size=1", 10)
     bad["status"] = "fine"
-    with pytest.raises(jsonschema.ValidationError):
-        profile.merge_runs(path, {bad["id"]: bad})
+    with pytest.raises(store.SummaryError, match="does not match"):
+        store.merge_runs(path, {bad["id"]: bad})
     assert not path.exists()
 
 
 def test_an_unreadable_summary_is_kept_aside(tmp_path):
     path = tmp_path / "summary.json"
     path.write_text("{ half a file")
-    profile.merge_runs(path, {"strong/a/auto/size=1": record("strong/a/auto/size=1", 10)})
+    store.merge_runs(path, {"strong/a/auto/size=1": record("strong/a/auto/size=1", 10)})
     kept = [p for p in tmp_path.iterdir() if p.name.startswith("summary.json.unreadable-")]
     assert len(kept) == 1 and kept[0].read_text() == "{ half a file"
     assert json.loads(path.read_text())["runs"]
@@ -287,35 +290,35 @@ def test_an_unreadable_summary_is_kept_aside(tmp_path):
 
 # --- offline pages -----------------------------------------------------------------
 def test_inline_libraries_move_to_shared_assets_and_data_stays(tmp_path):
-    library = "var lib = 1;" + " " * profile.SHARED_MINIMUM
-    data = "\n const packed_data = {" + "1," * profile.SHARED_MINIMUM + "};"
-    style = "body{}" + " " * profile.SHARED_MINIMUM
+    library = "var lib = 1;" + " " * offline_pages.SHARED_MINIMUM
+    data = "\n const packed_data = {" + "1," * offline_pages.SHARED_MINIMUM + "};"
+    style = "body{}" + " " * offline_pages.SHARED_MINIMUM
     page = (f'<html><head><style>{style}</style></head><body><script type="text/javascript">{library}</script>'
             f'<script type="text/javascript">{data}</script><script>small()</script></body></html>')
     pages = tmp_path / "reports" / "strong"
     pages.mkdir(parents=True)
     for name in ("a.html", "b.html"):
         (pages / name).write_text(page)
-        profile.share_inline_assets(pages / name, tmp_path / "reports" / "assets")
+        offline_pages.share_inline_assets(pages / name, tmp_path / "reports" / "assets")
     assets = sorted(p.name for p in (tmp_path / "reports" / "assets").iterdir())
     assert len(assets) == 2 and {Path(a).suffix for a in assets} == {".js", ".css"}
     rewritten = (pages / "a.html").read_text()
     assert data in rewritten and "small()" in rewritten and library not in rewritten
     assert f'src="../assets/{[a for a in assets if a.endswith(".js")][0]}"' in rewritten
-    assert profile.remote_references(pages / "a.html") == []
+    assert offline_pages.remote_references(pages / "a.html") == []
     (pages / "b.html").unlink()
     (pages / "a.html").write_text("<html></html>")
-    profile.prune_assets(tmp_path / "reports")
+    offline_pages.prune_assets(tmp_path / "reports")
     assert not list((tmp_path / "reports" / "assets").iterdir())
 
 
 def test_remote_scripts_are_detected(tmp_path):
     page = tmp_path / "page.html"
     page.write_text('<script src="https://cdn.example/d3.js"></script><link href="//cdn.example/x.css">')
-    assert len(profile.remote_references(page)) == 2
+    assert len(offline_pages.remote_references(page)) == 2
 
 
 def test_summary_files_are_readable_by_everyone(tmp_path):
     path = tmp_path / "summary.json"
-    profile.merge_runs(path, {"strong/a/auto/size=1": record("strong/a/auto/size=1", 10)})
+    store.merge_runs(path, {"strong/a/auto/size=1": record("strong/a/auto/size=1", 10)})
     assert path.stat().st_mode & 0o777 == 0o666 & ~atomic_files.UMASK

@@ -253,8 +253,11 @@ def _load(target):
             spec.loader.exec_module(module)
         else:
             module = importlib.import_module(where)
-    except ImportError as error:
-        raise UnknownImplementation(f"cannot import the adapter module {where!r}: {error}") from None
+    except UnknownImplementation:
+        raise
+    except Exception as error:  # noqa: BLE001  a user's file may fail at import in any way; say which, no traceback
+        raise UnknownImplementation(f"cannot import the adapter module {where!r}: "
+                                    f"{type(error).__name__}: {error}") from None
     adapter_class = getattr(module, class_name, None)
     if not (isinstance(adapter_class, type) and issubclass(adapter_class, Adapter)):
         raise UnknownImplementation(f"{where} has no Adapter subclass named {class_name!r}")

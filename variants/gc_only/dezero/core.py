@@ -142,10 +142,7 @@ class _CountedRef(weakref.ref):  # policy: gc_only
     __slots__ = ("nbytes",)  # policy: gc_only
 
 
-DEFAULT_GC_BUDGET = 64 * 2**20  # policy: gc_only
-
-
-def _budget_from_environment(default=DEFAULT_GC_BUDGET):  # policy: gc_only
+def _budget_from_environment(default=64 * 2**20):  # policy: gc_only
     text = os.environ.get("DEZERO_GC_BUDGET", str(default))  # policy: gc_only
     if not (text.isascii() and text.strip().isdigit()) or int(text) <= 0:  # policy: gc_only
         raise ValueError(f"DEZERO_GC_BUDGET must be a positive integer number of bytes, got {text!r}")  # policy: gc_only

@@ -1,0 +1,156 @@
+"""Measuring one run: the harness once under memray, then the timing processes, each in a process group
+of its own; the result checked and staged (files read into memory) for the driver to commit.
+"""
+import datetime
+import hashlib
+import json
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from graphmem.atomic_files import write_atomically
+from graphmem.checkout import display_path, now
+from graphmem.facts import ROOT
+from graphmem.profile import processes
+from graphmem.profile.checks import (RENDERED, SUFFIXES, RunFailed, checked_record, checked_sample, read_result,
+                                     timing_statistics)
+from graphmem.profile.pages import REMOTE_REFERENCE, shared_assets
+from graphmem.workloads import WORKLOADS
+
+
+def spec_for(run, args, capture, scratch):
+    """The harness's spec; memray renders into `scratch`, and only a good run's files reach reports/."""
+    # Sweep points only add numbers to the summary; a page each would bury the ones that matter.
+    rendered = run.kind in ("default", "full") and not args.no_flamegraphs
+    return {
+        "variant": run.variant,
+        **({"implementation": run.peer} if run.peer else {}),
+        "workload": run.workload,
+        "params": run.params_dict,
+        "mode": run.mode,
+        "gc_budget": run.gc_budget,
+        "ceiling_bytes": args.ceiling,
+        "capture": str(capture),
+        "memory_interval_ms": args.memory_interval_ms,
+        **{key: str(scratch / f"{run.file_stem}{SUFFIXES[key]}") if rendered else None for key in RENDERED},
+    }
+
+
+def harness_environment():
+    # One malloc arena: glibc reserves 64 MiB of address space for each thread's first arena, and
+    # memray's snapshot thread may take one after the ceiling (RLIMIT_AS) is set, eating that much
+    # of a run's ceiling at random. Where the bytes live is unchanged; only that reservation goes.
+    return {**os.environ, "MALLOC_ARENA_MAX": "1",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "shared"), os.environ.get("PYTHONPATH")]))}
+
+
+def call_harness(python, spec, scratch, label, timeout, log):
+    """One harness process in a process group of its own, ended with everything it started; its result."""
+    spec_path, result_path = scratch / f"spec-{label}.json", scratch / f"result-{label}.json"
+    spec_path.write_text(json.dumps(spec))
+    what = "the harness" if label == "memray" else f"timing process {label}"
+    log.write(f"--- {what}: {python} -m graphmem.profile.harness\n".encode())
+    log.flush()
+    child = processes.start([str(python), "-m", "graphmem.profile.harness", str(spec_path), str(result_path)],
+                            new_group=True, cwd=ROOT, env=harness_environment(), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        returncode = child.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise RunFailed(f"{what} timed out after {timeout:g} s") from None
+    finally:
+        processes.end_group(child)  # on timeout, interrupt or exit: renderers go with their run
+    if returncode != 0:
+        what_happened = f"was killed by signal {-returncode}" if returncode < 0 else f"exited with status {returncode}"
+        raise RunFailed(f"{what} {what_happened}{last_line(log)}")
+    return read_result(result_path, what)
+
+
+def last_line(log):
+    """': <the last line the process printed>', read back from its log, or ''."""
+    log.flush()
+    with open(log.name, "rb") as text:
+        lines = [line for line in text.read().decode("utf-8", "replace").splitlines()
+                 if line.strip() and not line.startswith("--- ")]
+    return f": {lines[-1].strip()[:300]}" if lines else ""
+
+
+@dataclass
+class Attempt:
+    """A finished attempt of a run: the record to merge and the files to move into reports/."""
+
+    record: dict
+    files: dict  # path under reports/ -> bytes or str
+    assets: dict  # asset name -> text
+
+
+def execute(run, python, args, provenance):
+    """Measures one run (memray, then timing processes); returns an Attempt, failed or good."""
+    # The process id in the name: two profiles in one checkout never write one capture file.
+    capture = (args.captures / run.variant
+               / f"{run.file_stem}-{hashlib.sha1(run.id.encode()).hexdigest()[:8]}-{os.getpid()}.bin")
+    base = {
+        "id": run.id, "variant": run.variant, "workload": run.workload, "mode": run.mode,
+        "params": run.params_dict, "gc_budget": run.gc_budget,
+        "live_set_bound_bytes": WORKLOADS[run.workload].live_set_bound(run.params_dict),
+        "ceiling_bytes": args.ceiling, "provenance": provenance,
+        **({"implementation": run.variant} if run.peer else {}),
+    }
+    with tempfile.TemporaryDirectory(prefix="graphmem-run-") as scratch_name, \
+            open(Path(scratch_name) / "run.log", "w+b") as log:
+        scratch = Path(scratch_name)
+        try:
+            spec = spec_for(run, args, capture, scratch)
+            record = checked_record(run, call_harness(python, spec, scratch, "memray", args.timeout, log), base, spec)
+            if run.timed and record["status"] == "ok" and args.timing_processes:
+                samples = []
+                for number in range(1, args.timing_processes + 1):
+                    what = f"timing process {number}"
+                    sample = checked_sample(call_harness(python, {**spec, "memray": False}, scratch, str(number),
+                                                         args.timeout, log), what)
+                    if sample["status"] != "ok":
+                        raise RunFailed(f"{what} stopped at the ceiling, where the memray process did not")
+                    samples.append(sample)
+                record["timing"] = timing_statistics(samples)
+            return staged(record, args)
+        except RunFailed as failure:
+            return Attempt(failed_record(base, str(failure), keep_log(log, run, args)), {}, {})
+
+
+def staged(record, args):
+    """The good record with its files read from the scratch folder, HTML pages sharing their assets."""
+    files, assets, reasons = {}, {}, [record["reason"]]
+    for key, path in record["files"].items():
+        path = Path(path)
+        destination = args.reports / record["variant"] / path.name
+        if path.suffix == ".html":
+            page, page_assets = shared_assets(path.read_text(encoding="utf-8"),
+                                              os.path.relpath(args.reports / "assets", destination.parent))
+            remote = REMOTE_REFERENCE.findall(page)
+            if remote:
+                reasons.append(f"{path.name} loads from the network: {remote[0]}")
+            files[destination], assets = page, {**assets, **page_assets}
+        else:
+            files[destination] = path.read_bytes()
+        record["files"][key] = os.path.relpath(destination, args.reports.parent)
+    record["reason"] = "; ".join(filter(None, reasons)) or None
+    return Attempt(record, files, assets)
+
+
+def failed_record(base, reason, log_path):
+    when = now()
+    return {**base, "status": "failed", "reason": reason, "wall_seconds": None, "files": {}, "measured_at": when,
+            "failure": {"at": when, "reason": reason, "log": log_path}}
+
+
+def keep_log(log, run, args):
+    """Copies a failed attempt's output to --logs (outside reports/); its path, or None if it cannot."""
+    log.flush()
+    log.seek(0)
+    path = args.logs / run.variant / f"{run.file_stem}-{datetime.datetime.now():%Y%m%dT%H%M%S}.log"
+    try:
+        write_atomically(path, log.read())
+    except OSError:
+        return None
+    return display_path(path)

@@ -1,0 +1,190 @@
+"""The run matrix: every (implementation, workload, mode, params, budget) the arguments select, in order.
+
+A Run is what one fresh harness process measures; its id is its key in summary.json.
+"""
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from graphmem.adapters import PEERS, UnknownImplementation, adapter_class
+from graphmem.facts import BUDGETED_VARIANT, DEFAULT_GC_BUDGET, MODES, VARIANTS
+from graphmem.profile.parsing import SelectionError, choose, parse_params, parse_size, split_names
+from graphmem.sizes import format_size
+from graphmem.workloads import WORKLOADS
+DEFAULT_BUDGET_SWEEP = (8 * 2**20, 64 * 2**20, 512 * 2**20)
+TIMED_KINDS = ("default", "full", "budget")  # the runs whose times the report prints; sweeps show peaks only
+PEER_TIMED_WORKLOAD = "seed_loop"  # a peer's one timed workload: its report row quotes the seed loop's time
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """Extra runs of one workload: one parameter over several values, in the given modes."""
+
+    workload: str
+    param: str
+    values: tuple
+    modes: tuple
+
+
+# The report charts peak against array size (under auto) and held bytes against
+# iterations (under off, where strong leaks); the 400-iteration point passes the
+# default ceiling in strong, to show a run that stops there.
+DEFAULT_SWEEPS = (
+    Sweep("seed_loop", "size", (10_000, 30_000, 300_000), ("auto",)),
+    Sweep("seed_loop", "iterations", (25, 50, 200, 400), ("auto", "off")),
+)
+BUDGET_SWEEP_WORKLOAD = "seed_loop"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One measurement: what the harness runs in one fresh process."""
+
+    variant: str
+    workload: str
+    mode: str
+    params: tuple  # sorted (name, value) pairs
+    gc_budget: Optional[int]
+    kind: str  # "default", "full", "sweep" or "budget": default and full runs get flamegraphs
+    peer: Optional[str] = None  # a peer's adapter (name or module:Class); `variant` is then its name
+
+    @property
+    def params_dict(self):
+        return dict(self.params)
+
+    @property
+    def id(self):
+        text = f"{self.variant}/{self.workload}/{self.mode}/" + ",".join(f"{k}={v}" for k, v in self.params)
+        return text + (f"/budget={self.gc_budget}" if self.gc_budget is not None else "")
+
+    @property
+    def timed(self):
+        # A peer is timed only on the seed loop, the one time its report row quotes.
+        return self.kind in TIMED_KINDS and (not self.peer or self.workload == PEER_TIMED_WORKLOAD)
+
+    @property
+    def file_stem(self):
+        """<workload>-<mode>, plus -full or the parameters when not the defaults, plus gc_only's budget."""
+        spec = WORKLOADS[self.workload]
+        stem = f"{self.workload}-{self.mode}"
+        if self.params_dict == spec.params(spec.full_params) and self.params_dict != spec.params():
+            stem += "-full"
+        elif self.params_dict != spec.params():
+            stem += "-" + "-".join(f"{name}{value}" for name, value in self.params)
+        if self.gc_budget is not None and self.gc_budget != DEFAULT_GC_BUDGET:
+            stem += f"-budget{format_size(self.gc_budget).replace(' ', '')}"
+        return stem
+
+
+# --- the matrix --------------------------------------------------------------------
+def chosen_peers(args):
+    """{name: adapter target} of the peers the arguments select (see --peer and --adapter)."""
+    named = bool(args.variant or args.peer or args.adapter)
+    given = split_names(args.peer)
+    if named and not given:
+        names = []
+    elif "all" in given or not given:
+        names = list(PEERS)
+    else:
+        names = [name for name in given if name != "none"]
+    peers = {name: name for name in choose("peer", names, PEERS)} if names else {}
+    for target in args.adapter or []:
+        where, _, class_name = target.rpartition(":")
+        if where.endswith(".py"):  # the path as the harness will see it, from the repository root
+            target = f"{Path(where).resolve()}:{class_name}"
+        try:
+            name = adapter_class(target).name
+        except UnknownImplementation as error:
+            raise SelectionError(str(error)) from None
+        if name in peers or name in VARIANTS:
+            raise SelectionError(f"--adapter {target}: its name {name!r} is taken; give the adapter class its own name")
+        peers[name] = target
+    return peers
+
+
+def build_matrix(args):
+    """Every run the arguments select, in order, without duplicates."""
+    peers = chosen_peers(args)
+    named = bool(args.variant or args.peer or args.adapter)
+    variants = choose("variant", args.variant, VARIANTS) if args.variant or not named else []
+    workloads = choose("workload", args.workload, list(WORKLOADS))
+    modes = choose("mode", args.mode, MODES)
+    budgets = [parse_size(b) for b in split_names(args.gc_budget)]
+    if not variants and not peers:
+        raise SelectionError("nothing to run: no variant and no peer selected")
+    if budgets and BUDGETED_VARIANT not in variants:
+        raise SelectionError(f"--gc-budget applies only to {BUDGETED_VARIANT}, which is not among the selected "
+                             f"variants ({', '.join(variants)})")
+    overrides = parse_params(args.params)
+    sweeps = not (args.no_sweeps or overrides)
+    for name in workloads:
+        try:
+            WORKLOADS[name].params({k: v for k, v in overrides.items() if k in WORKLOADS[name].default_params})
+        except ValueError as error:
+            raise SelectionError(f"--params: {error}") from None
+    unused = [k for k in overrides if not any(k in WORKLOADS[w].default_params for w in workloads)]
+    if unused:
+        raise SelectionError(f"--params: no selected workload has parameter(s) {', '.join(unused)}")
+
+    runs = {}
+
+    def add(variant, workload, mode, params, kind, budget_list):
+        for budget in budget_list if variant == BUDGETED_VARIANT else [None]:
+            run = Run(variant, workload, mode, tuple(sorted(params.items())), budget, kind)
+            runs.setdefault(run.id, run)
+
+    for variant in variants:
+        base_budgets = budgets or [DEFAULT_GC_BUDGET]
+        for workload in workloads:
+            spec = WORKLOADS[workload]
+            own = {k: v for k, v in overrides.items() if k in spec.default_params}
+            for mode in modes:
+                add(variant, workload, mode, spec.params(own), "default", base_budgets)
+                if args.full:
+                    add(variant, workload, mode, spec.params(spec.full_params), "full", base_budgets)
+        if not sweeps:
+            continue
+        for sweep in DEFAULT_SWEEPS:
+            if sweep.workload not in workloads:
+                continue
+            spec = WORKLOADS[sweep.workload]
+            for mode in (m for m in sweep.modes if m in modes):
+                for value in sweep.values:
+                    add(variant, sweep.workload, mode, spec.params({sweep.param: value}), "sweep", base_budgets)
+        if not budgets and variant == BUDGETED_VARIANT and BUDGET_SWEEP_WORKLOAD in workloads:
+            spec = WORKLOADS[BUDGET_SWEEP_WORKLOAD]
+            for mode in modes:
+                add(variant, BUDGET_SWEEP_WORKLOAD, mode, spec.params(), "budget", DEFAULT_BUDGET_SWEEP)
+    # Peers: the default (and full) parameters of every workload their adapter runs; no sweeps.
+    for name, target in peers.items():
+        unsupported = adapter_class(target).unsupported
+        for workload in (w for w in workloads if w not in unsupported):
+            spec = WORKLOADS[workload]
+            own = {k: v for k, v in overrides.items() if k in spec.default_params}
+            for mode in modes:
+                for kind, params in [("default", spec.params(own))] + (
+                        [("full", spec.params(spec.full_params))] if args.full else []):
+                    run = Run(name, workload, mode, tuple(sorted(params.items())), None, kind, peer=target)
+                    runs.setdefault(run.id, run)
+    return list(runs.values())
+
+
+# Rough costs on a 2-core machine, for the estimate printed before the first run: a memray process
+# (including its renderers), and one timing process; the ETA switches to measured times at once.
+ESTIMATED_SECONDS = {"memray": 2.5, "rendered": 2.5, "timing": 0.7}
+
+
+def plan_estimate(runs, args):
+    seconds = 0.0
+    for run in runs:
+        seconds += ESTIMATED_SECONDS["memray"]
+        seconds += ESTIMATED_SECONDS["rendered"] * (run.kind in ("default", "full") and not args.no_flamegraphs)
+        seconds += ESTIMATED_SECONDS["timing"] * args.timing_processes * run.timed
+    return seconds
+
+
+def workloads_record():
+    """What summary.json says of each workload: its description, live-set bound and parameters."""
+    return {name: {"description": w.description, "live_set_bound": w.bound_formula,
+                   "default_params": w.default_params, "full_params": w.full_params}
+            for name, w in WORKLOADS.items()}

@@ -1,0 +1,173 @@
+"""reports/summary.json, the one store of measurements: loaded, validated, migrated and merged, atomically.
+
+Both profile (which merges runs into it) and report (which reads it) use this module. Every merge
+holds an exclusive lock on `summary.json.lock` beside the file while it reads, changes and rewrites
+the summary, so two profiles in one checkout both keep every run they measured.
+"""
+import contextlib
+import fcntl
+import json
+import os
+import time
+from functools import lru_cache
+from pathlib import Path
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+from graphmem.atomic_files import write_json_atomically
+from graphmem.checkout import display_path, now
+
+SCHEMA_PATH = Path(__file__).with_name("summary.schema.json")
+SCHEMA_VERSION = 2
+FAILURES_KEPT = 10  # failed attempts kept beside a record, newest last
+
+
+class SummaryError(ValueError):
+    """The summary file is missing, unreadable, or does not match summary.schema.json."""
+
+
+@lru_cache(maxsize=1)
+def schema_validator():
+    """The summary schema's validator, read once per process."""
+    return Draft202012Validator(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
+
+
+@lru_cache(maxsize=1)
+def run_validator():
+    """A validator for one run record, against the summary schema's `$defs/run`."""
+    schema = schema_validator().schema
+    return Draft202012Validator({"$defs": schema["$defs"], "$ref": "#/$defs/run"})
+
+
+def migrate(summary):
+    """A schema 1 summary (one environment and command for all runs) as schema 2, in place; others unchanged.
+
+    Schema 1 said where the newest runs were measured; each run gets that as its provenance, the best
+    that file knows. Its failed runs become failed records with their one failure listed.
+    """
+    if not isinstance(summary, dict) or summary.get("schema_version") != 1:
+        return summary
+    environment = summary.pop("environment", None) or {}
+    command = summary.pop("command", None) or "unknown"
+    for run in (summary.get("runs") or {}).values():
+        if isinstance(run, dict):
+            run.setdefault("provenance", {"git_dirty": True, **environment, "command": command})
+            if run.get("status") == "failed":
+                run.setdefault("failures", [{"at": run.get("measured_at", "unknown"),
+                                             "reason": run.get("reason") or "no reason recorded", "log": None}])
+    summary["schema_version"] = 2
+    return summary
+
+
+def validate_summary(summary, source="summary"):
+    """The summary, or SummaryError naming `source`, the failing location and the schema's complaint."""
+    error = best_match(schema_validator().iter_errors(summary))
+    if error is None:
+        return summary
+    where = "/".join(str(part) for part in error.absolute_path) or "the top level"
+    raise SummaryError(f"{source} does not match {display_path(SCHEMA_PATH)} at {where}: {error.message}")
+
+
+def load_summary(path):
+    """The parsed, migrated, schema-valid summary at `path`, or SummaryError saying what is wrong with it."""
+    name = display_path(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SummaryError(f"{name} does not exist; `python3 -m nox -s profile` writes it") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SummaryError(f"{name} cannot be read: {exc}") from None
+    try:
+        summary = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SummaryError(f"{name} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    return validate_summary(migrate(summary), name)
+
+
+def new_summary():
+    return {"schema_version": SCHEMA_VERSION, "runs": {}}
+
+
+def summary_for_update(path, say=print):
+    """The summary to merge into: the valid one at `path`, or a new one when there is none.
+
+    A file that is not a valid summary (not JSON, another schema, or the right syntax in the wrong
+    shape) is moved aside as `summary.json.unreadable-<time>`, never overwritten, and `say` is told.
+    The caller holds the lock."""
+    path = Path(path)
+    if not path.exists():
+        return new_summary()
+    try:
+        return load_summary(path)
+    except SummaryError as error:
+        aside = path.with_name(f"{path.name}.unreadable-{time.time_ns()}")
+        os.replace(path, aside)
+        say(f"profile: {error}; kept it as {display_path(aside)} and started a new summary")
+        return new_summary()
+
+
+@contextlib.contextmanager
+def locked(path):
+    """An exclusive lock on `<path>.lock` for the block: one reader-changer-writer of the summary at a time.
+
+    flock is released by the kernel when the process ends, so a killed profile never leaves it held."""
+    lock_path = Path(path).with_name(Path(path).name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def merged_record(old, new):
+    """The record a run id keeps: the newest good measurement, failed attempts listed beside it.
+
+    A failed attempt never replaces a good record (status ok or ceiling); it is appended to that
+    record's `failures`. A run id with no good measurement yet keeps a failed record.
+    """
+    failures = list((old or {}).get("failures", []))
+    if new["status"] != "failed":
+        return {**new, "failures": failures[-FAILURES_KEPT:]}
+    failures = (failures + [new["failure"]])[-FAILURES_KEPT:]
+    if old is not None and old["status"] != "failed":
+        return {**old, "failures": failures}
+    return {**{key: value for key, value in new.items() if key != "failure"}, "failures": failures}
+
+
+def update(path, change, say=print):
+    """Applies `change(summary)` to the summary at `path` under the lock, validates and writes it atomically.
+
+    The caller holds `locked(path)` when other files must land together with the record; else this takes it."""
+    summary = summary_for_update(path, say)
+    change(summary)
+    validate_summary(summary, display_path(path))
+    write_json_atomically(path, summary)
+    return summary
+
+
+def add_runs(summary, records, workloads):
+    """Merges records (id -> good or failed record) into `summary`: peers' into peer_runs, ours into runs."""
+    summary["updated_at"] = now()
+    summary["workloads"] = workloads
+    for run_id, record in records.items():
+        table = summary.setdefault("peer_runs", {}) if record.get("implementation") else summary["runs"]
+        table[run_id] = merged_record(table.get(run_id), record)
+    summary["runs"] = dict(sorted(summary["runs"].items()))
+    if "peer_runs" in summary:
+        summary["peer_runs"] = dict(sorted(summary["peer_runs"].items()))
+
+
+def add_extras(summary, extras, workloads):
+    """Merges {"implementations": ..., "anatomy": ...} (and the like) into `summary`, key by key."""
+    summary["workloads"] = workloads
+    for key, found in extras.items():
+        summary[key] = {**summary.get(key, {}), **found}
+
+
+def merge_runs(path, records, workloads=None):
+    """Takes the lock and merges `records` into the summary at `path`; the merged summary."""
+    with locked(path):
+        return update(path, lambda summary: add_runs(summary, records, workloads or summary.get("workloads", {})))
