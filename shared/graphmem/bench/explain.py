@@ -102,7 +102,7 @@ def profile_section(result, top=12):
         floor_names = {r["function"] for r in floor["functions_profiled"]}
         extra = [r for r in ours["functions_profiled"] if r["function"] not in floor_names]
         extra_ns = sum(r["own_ns_per_op"] for r in extra)
-        parts += ["", f"Entries in weakref's square-chain profile with no namesake in the floor's: "
+        parts += ["", "Entries in weakref's square-chain profile with no namesake in the floor's: "
                   + ", ".join(f"`{r['function']}` {cells.time(r['own_ns_per_op'])}" for r in extra[:8])
                   + f" (together {cells.time(extra_ns)} per op of weakref's {cells.time(ours['total_own_ns_per_op'])}"
                   + f"; the floor's total is {cells.time(floor['total_own_ns_per_op'])})."]
