@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from expectations import EXPECTED
+from graphmem.adapters import environments
 from graphmem.adapters.environments import PeerEnvironment
 from graphmem.bench import chart, envs, plan, targets
 from graphmem.bench import measure as bench_measure
@@ -598,3 +599,17 @@ def test_build_records_builds_through_the_shared_environments_and_records_a_peer
                         lambda name, *a, **k: PeerEnvironment(name, None, None, "pip install failed"))
     with pytest.raises(plan.BenchInputError, match="could not build the strong environment: pip install failed"):
         envs.build_records(tmp_path, ["strong"])
+
+
+def test_a_variant_environment_is_reused_until_its_sources_or_requirements_change(tmp_path):
+    folder = tmp_path / "bench-weakref"
+    (folder / "bin").mkdir(parents=True)
+    (folder / "bin" / "python").write_text("")
+    source = VARIANTS_DIR / "weakref"
+    (folder / environments.STAMP).write_text(environments.variant_fingerprint(source, []))
+    said = []
+    found = environments.variant_environment("weakref", tmp_path, [], say=said.append, prefix="bench-")
+    assert found.python == folder / "bin" / "python" and found.unavailable is None and said == []
+    assert environments.variant_fingerprint(source, ["x"]) != environments.variant_fingerprint(source, [])
+    missing = environments.variant_environment("nosuch", tmp_path, [], say=said.append, prefix="bench-")
+    assert missing.python is None and missing.unavailable.startswith("no variant folder")
