@@ -54,59 +54,14 @@ def report(session):
     session.run("python", "-m", "graphmem.report", *session.posargs, env={"PYTHONPATH": str(ROOT / "shared")})
 
 
-# --- bench: speed against the peers (issue 5) ------------------------------------------
-BENCH_PEERS = {
-    # The book's package uses np.int, gone in numpy 1.24; numpy 1.23.5 has wheels for Python 3.11.
-    # It imports matplotlib at import time without declaring it.
-    "book": {"kind": "book", "module": "dezero", "install": ["dezero==0.0.13", "numpy==1.23.5", "matplotlib<3.10"],
-             "note": "dezero==0.0.13 from PyPI with numpy 1.23.5 (it needs numpy<1.24: it uses np.int)"},
-    # This pin takes the CPU build from the machine's disk; never ask pip for plain `torch`.
-    # numpy too: the bench harness imports graphmem.workloads, whose package imports numpy.
-    "torch": {"kind": "torch", "module": "torch", "install": ["torch==2.13.0", "numpy>=1.22"],
-              "note": "torch==2.13.0 CPU build, one thread"},
-    # The bench's own floor (shared/graphmem/bench/minimal.py) needs only numpy: the same requirement
-    # as the variants' own, so that it gets the numpy they get.
-    "minimal": {"kind": "minimal", "module": "numpy", "install": ["numpy>=1.22"],
-                "note": "the smallest step-17 autograd, graphmem.bench.minimal; numpy as the variants get it"},
-}
-BENCH_IMPLEMENTATIONS = VARIANTS + list(BENCH_PEERS)
-BENCH_ENVS = ROOT / ".nox" / "bench-envs"
-
-
-def _write_bench_env_record(record):
-    import json
-    BENCH_ENVS.mkdir(parents=True, exist_ok=True)
-    path = BENCH_ENVS / f"{record['name']}.json"
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(record, indent=1))
-    temporary.replace(path)
-
-
-@nox.session(default=False)
-@nox.parametrize("implementation", BENCH_IMPLEMENTATIONS, ids=BENCH_IMPLEMENTATIONS)
-def bench_env(session, implementation):
-    """Build one implementation's environment for bench; a peer that cannot install is recorded, not fatal."""
-    peer = BENCH_PEERS.get(implementation)
-    record = {"name": implementation, "kind": peer["kind"] if peer else "ours", "note": peer and peer["note"]}
-    try:
-        if peer:
-            session.install(*peer["install"])
-        else:
-            install_variant(session, implementation)
-        session.run("python", "-c", f"import {peer['module'] if peer else 'dezero'}", silent=True)
-        record["python"] = str(Path(session.bin) / "python")
-    except nox.command.CommandFailed as error:
-        if not peer:
-            raise
-        record["unavailable"] = (f"installing or importing {' '.join(peer['install'])} failed ({error}); "
-                                 f"see the bench_env({implementation}) log")
-    _write_bench_env_record(record)
-
-
-@nox.session(requires=[f"bench_env({name})" for name in BENCH_IMPLEMENTATIONS])
+# --- bench: speed against the peers ------------------------------------------------------
+@nox.session(reuse_venv=True)
 def bench(session):
     """Per-op speed, backward scaling, collection and teardown vs PyTorch, the book's dezero and a floor (-- --quick)."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "bench"))
+    # The run builds one environment per variant and per peer, .nox/bench-<variant> and
+    # .nox/bench-peer-<name>, through graphmem.adapters.environments as the profile does (each peer
+    # from its adapter's pins), rebuilt only when they change; a peer that cannot install is recorded.
     # No --out-dir: a full run writes reports/, a quick or partial one build/bench-quick/ (see graphmem.bench.run).
-    session.run("python", "-m", "graphmem.bench", "run", "--envs", str(BENCH_ENVS),
+    session.run("python", "-m", "graphmem.bench", "run", "--env-dir", str(ROOT / ".nox"),
                 *session.posargs, env={"PYTHONPATH": str(ROOT / "shared")})

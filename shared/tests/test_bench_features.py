@@ -1,6 +1,5 @@
 """The features group: the installed core with each feature switched off, the lean design, and the
 explanation BENCH.md derives from them. No timing is asserted, only what runs and what is derived."""
-import types
 from pathlib import Path
 
 import dezero
@@ -8,10 +7,10 @@ import dezero.core
 import numpy as np
 import pytest
 
-from graphmem.bench import features, lean, minimal
+from graphmem.bench import features, lean, plan
+from graphmem.bench import measure as bench_measure
 from graphmem.bench import report as bench_report
-from graphmem.bench import run as bench
-from test_bench import SMOKE, per_op_rows, small_result  # noqa: F401 (small_result is a fixture)
+from test_bench import SMOKE, has_row, per_op_rows, small_result, table_rows  # noqa: F401 (small_result is a fixture)
 
 CORE_SOURCE = Path(dezero.core.__file__).read_text(encoding="utf-8")
 
@@ -51,7 +50,7 @@ def test_the_lean_design_gives_the_variants_gradient_and_frees_a_dropped_graph()
     assert probe() is None  # held weakly: reference counting freed it
 
 
-def test_measure_features_times_every_version_and_only_binary_mix_where_it_exists(monkeypatch):
+def test_measure_features_times_every_version_and_only_binary_mix_where_it_exists():
     rows = {row["version"]: row for row in features.measure_features(CORE_SOURCE, dezero.VARIANT, 8, 2, 1)}
     labels = [dezero.VARIANT] + [a.name for a in features.ABLATIONS] + [features.EVERY_CHECK, "lean", "minimal"]
     assert list(rows) == labels
@@ -61,9 +60,51 @@ def test_measure_features_times_every_version_and_only_binary_mix_where_it_exist
         assert cases == {(e, s) for e in expressions for s in features.SHAPES}
         for case in row["cases"]:
             assert case["per_op_ns"]["median"] > 0 and case["to_variant"]["median"] > 0
-    (variant_chain, *_) = rows[dezero.VARIANT]["cases"]
-    assert variant_chain["to_variant"] == {"median": 1.0, "q1": 1.0, "q3": 1.0, "min": 1.0, "max": 1.0}
     assert all("to_floor" not in c for c in rows[dezero.VARIANT]["cases"] if c["expression"] == "binary_mix")
+
+
+# Hand-made times per op (ns) by contender, and a load factor per repetition that changes from one
+# repetition to the next: a ratio is right only if it pairs the two contenders' same repetition.
+FAKE_NS_PER_OP = {"variant": 1000.0, "data checks": 900.0, features.EVERY_CHECK: 850.0, "lean": 500.0,
+                  "minimal": 1250.0}
+LOAD = (1.0, 3.0, 1.5, 2.0)  # repetition 0 is the warm-up
+
+
+def test_ratios_divide_each_repetition_by_the_same_repetition_of_the_reference(monkeypatch):
+    """Each ratio from hand-made times: data checks off at 0.9 of the variant and 0.72 of the floor,
+    the variant at 0.8 of the floor, lean at 0.4. A ratio upside down, to the wrong reference, over
+    pooled rather than paired samples, or with the warm-up kept, gives other numbers."""
+    only = features.ABLATIONS[:1]  # data checks
+    monkeypatch.setattr(features, "ABLATIONS", only)
+    calls = {}
+
+    def fake_time_once(module, expression, shape, functions):
+        name = module.__name__
+        label = ("lean" if name.endswith(".lean") else "minimal" if name.endswith(".minimal")
+                 else "data checks" if name.endswith("data_checks")
+                 else features.EVERY_CHECK if name.endswith(features.EVERY_CHECK.replace(" ", "_")) else "variant")
+        key = (label, expression, shape)
+        rep = calls[key] = calls.get(key, -1) + 1
+        return FAKE_NS_PER_OP[label] * LOAD[rep] * functions
+
+    monkeypatch.setattr(features, "_time_once", fake_time_once)
+    rows = {row["version"]: row for row in features.measure_features(CORE_SOURCE, "weakref", 10, 3, 1)}
+    assert list(rows) == ["weakref", "data checks", features.EVERY_CHECK, "lean", "minimal"]
+
+    def case(label, expression="square_chain", shape="0-d"):
+        return next(c for c in rows[label]["cases"] if (c["expression"], c["shape"]) == (expression, shape))
+
+    expected = {"data checks": (0.9, 0.72), features.EVERY_CHECK: (0.85, 0.68), "lean": (0.5, 0.4),
+                "weakref": (1.0, 0.8), "minimal": (1.25, 1.0)}
+    for label, (to_variant, to_floor) in expected.items():
+        for shape in features.SHAPES:
+            got = case(label, shape=shape)
+            for key, value in (("to_variant", to_variant), ("to_floor", to_floor)):
+                assert (got[key]["min"], got[key]["max"]) == pytest.approx((value, value)), (label, key)
+            # time per op over the measured repetitions (loads 3, 1.5, 2: median 2), the warm-up dropped
+            assert got["per_op_ns"]["median"] == pytest.approx(FAKE_NS_PER_OP[label if label != "weakref"
+                                                                              else "variant"] * 2.0)
+    assert case("data checks", "binary_mix")["to_variant"]["median"] == pytest.approx(0.9)
 
 
 def test_an_ablation_whose_lines_are_gone_is_a_row_with_its_error_and_the_rest_still_run(monkeypatch):
@@ -75,10 +116,10 @@ def test_an_ablation_whose_lines_are_gone_is_a_row_with_its_error_and_the_rest_s
 
 
 def test_the_features_group_runs_through_measure_for_ours_only():
-    part = bench.measure("ours", "features", SMOKE)
+    part = bench_measure.measure("ours", "features", SMOKE)
     assert {row["version"] for row in part["rows"]} >= {dezero.VARIANT, "lean", "minimal"}
-    with pytest.raises(bench.BenchInputError, match="group 'features' is not measured for kind 'minimal'"):
-        bench.measure("minimal", "features", SMOKE)
+    with pytest.raises(plan.BenchInputError, match="group 'features' is not measured for kind 'minimal'"):
+        bench_measure.measure("minimal", "features", SMOKE)
 
 
 # --- What BENCH.md derives ------------------------------------------------------------------
@@ -125,7 +166,7 @@ def test_when_even_the_unchecked_core_misses_the_floor_target_the_general_functi
     assert "Even with every check and grad mode off it runs at 0.680× on 0-d and 0.680× on (1,)" in text
     assert "The lean design, which drops that generality as well as the checks, runs at 0.440× on 0-d" in text
     assert "under the limit: the target is within reach of a Function that takes one input" in text
-    assert "| weakref | nothing | 1 µs [1 µs–1 µs] | 1.000 [1.000–1.000] | 0.800 [0.800–0.800] |" in text
+    assert has_row(text, "weakref", "nothing", "1 µs [1 µs–1 µs]", "1.000 [1.000–1.000]", "0.800 [0.800–0.800]")
 
 
 def test_when_the_checks_explain_the_gap_the_report_says_so_per_shape(small_result):
@@ -185,7 +226,7 @@ def test_an_ablation_that_was_not_measured_is_a_full_width_row_naming_its_error(
     small_result["features"] = features_rows({"0-d": 0.8, "(1,)": 0.8}, every_check=0.85, lean_ratio=0.44) + [gone]
     text = section(small_result)
     # Eight columns in the square chain's table (three per shape), six in the binary mix's.
-    assert "| gone | a feature the core lost | not measured: 0 matches (need 1) in the core for: 'if gone:' " \
-           "|  |  |  |  |  |\n" in text
-    assert "| gone | a feature the core lost | not measured: 0 matches (need 1) in the core for: 'if gone:' " \
-           "|  |  |  |\n" in text
+    gone_rows = [row for row in table_rows(text) if row[0] == "gone"]
+    assert gone_rows == [["gone", "a feature the core lost", "not measured: 0 matches (need 1) in the core for: 'if gone:'"]
+                         + [""] * 5, ["gone", "a feature the core lost",
+                                      "not measured: 0 matches (need 1) in the core for: 'if gone:'"] + [""] * 3]

@@ -8,6 +8,10 @@ installed with apt-get when it is missing and we may (root, Debian), else the pe
 unavailable with the reason. Last, `python -m graphmem.adapters NAME` checks the adapter in that
 environment. Nothing here raises for a peer that cannot install or import: the reason is returned
 and the profile goes on with the others.
+
+`variant_environment(variant, env_dir, requirements)` does the same for one of our variants (its
+folder installed with pip), rebuilt when its sources change. bench builds its environments with
+these two functions under its own prefix (`bench-`), since its requirements differ from profile's.
 """
 import hashlib
 import json
@@ -18,6 +22,7 @@ import sys
 import venv
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 from graphmem.adapters import adapter_class
 
@@ -102,10 +107,10 @@ def check(python, name):
     return json.loads(done.stdout), None
 
 
-def peer_environment(name, env_dir, requirements, *, say=print):
-    """The peer's environment under env_dir, built or reused; never raises for a peer that cannot install."""
+def peer_environment(name, env_dir, requirements, *, say=print, prefix="profile-peer-", tool="profile"):
+    """The peer's environment `<env_dir>/<prefix><name>`, built or reused; never raises for a peer that cannot install."""
     adapter = adapter_class(name)
-    folder = Path(env_dir) / f"profile-peer-{adapter.name}"
+    folder = Path(env_dir) / f"{prefix}{adapter.name}"
     python, stamp = folder / "bin" / "python", folder / STAMP
     expected = fingerprint(adapter, requirements)
     log = []
@@ -113,7 +118,7 @@ def peer_environment(name, env_dir, requirements, *, say=print):
     for binary, package in adapter.system_commands.items():
         problem = problem or ensure_command(binary, package, log)
     if not problem and not (python.exists() and stamp.exists() and stamp.read_text() == expected):
-        say(f"profile: preparing the {adapter.name} environment in {folder}")
+        say(f"{tool}: preparing the {adapter.name} environment in {folder}")
         if stamp.exists():
             stamp.unlink()
         problem = build(folder, adapter, requirements, log)
@@ -126,3 +131,35 @@ def peer_environment(name, env_dir, requirements, *, say=print):
         return PeerEnvironment(adapter.name, None, None, problem + (f" (log: {folder / LOG})" if log else ""))
     description, problem = check(python, name)
     return PeerEnvironment(adapter.name, python if not problem else None, description, problem)
+
+
+def variant_fingerprint(folder, requirements):
+    """The Python, the requirements and every source file of a variant's folder."""
+    digest = hashlib.sha256()
+    digest.update(f"{sys.version}\n{sorted(requirements)}\n".encode())
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                       and ".egg-info" not in str(p) and "build" not in p.relative_to(folder).parts):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def variant_environment(variant, env_dir, requirements, *, say=print, prefix="profile-", tool="profile"):
+    """One of our variants installed from its folder (and `requirements`) in `<env_dir>/<prefix><variant>`,
+    built or reused like a peer's; the reason instead of an interpreter when it cannot be built."""
+    source = SHARED.parent / "variants" / variant
+    folder = Path(env_dir) / f"{prefix}{variant}"
+    if not source.is_dir():
+        return PeerEnvironment(variant, None, None, f"no variant folder {source}")
+    python, stamp = folder / "bin" / "python", folder / STAMP
+    expected = variant_fingerprint(source, requirements)
+    if python.exists() and stamp.exists() and stamp.read_text() == expected:
+        return PeerEnvironment(variant, python, None, None)
+    say(f"{tool}: preparing the {variant} environment in {folder}")
+    stamp.unlink(missing_ok=True)
+    log = []
+    problem = build(folder, SimpleNamespace(install_steps=((str(source),),)), list(requirements), log)
+    (folder / LOG).write_text("\n".join(log))
+    if problem:
+        return PeerEnvironment(variant, None, None, f"{problem} (log: {folder / LOG})")
+    stamp.write_text(expected)
+    return PeerEnvironment(variant, python, None, None)

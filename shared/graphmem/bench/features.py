@@ -1,6 +1,6 @@
 """What the weakref variant's features cost per operation: the same source with each switched off.
 
-The bench's floor (graphmem.bench.minimal) shows how far the variants are from the simplest step-17
+The bench's floor (graphmem.minimal) shows how far the variants are from the simplest step-17
 autograd; this shows why. Each ablation is the installed weakref core with the lines of one feature
 replaced (a check becomes `if False:`), compiled from source like the unmodified core beside it,
 and timed in the same process, interleaved with it, with the floor and with the lean design
@@ -17,8 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from graphmem.bench import lean, minimal
-from graphmem.bench.run import EXPRESSIONS, SHAPES as PER_OP_SHAPES, collector_disabled
+from graphmem import minimal
+from graphmem.bench import lean
+from graphmem.bench.plan import EXPRESSIONS, SHAPES as PER_OP_SHAPES
+from graphmem.collector import collector_disabled
 from graphmem.spread import quartiles
 from graphmem.workloads.bench import build_expression, expression_leaves
 

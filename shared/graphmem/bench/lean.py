@@ -1,6 +1,6 @@
 """The fast floor: step 17's autograd with every fast path our variants use and none of their features.
 
-Like the minimal floor (graphmem.bench.minimal), Square is the only operation and nothing is
+Like the minimal floor (graphmem.minimal), Square is the only operation and nothing is
 checked; unlike it, it takes the variants' fast paths: __slots__, one input and one output
 without lists, NumPy scalars converted once, generation buckets instead of a re-sorted list,
 and gradients kept in a dict for the pass. No no_grad, no operators, no error messages: what

@@ -4,7 +4,9 @@ A Variable holds data, grad, creator and generation; a Function holds its inputs
 references to its outputs; Square is the only operation; backward keeps the Functions still
 to run in a list, re-sorted by generation on each insert. No checks, no operators, no
 no_grad, no names: whatever our variants cost above this is what their features cost.
-Written for this bench from the step's description, not copied from the book's listing.
+Written for this project from the step's description, not copied from the book's listing. It is
+the bench's floor (graphmem.bench) and an implementation the adapters can drive
+(graphmem.adapters.minimal), so it lives below both.
 """
 import weakref
 
