@@ -11,7 +11,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
 from graphmem.report import layout  # noqa: E402
-from graphmem.report.data import MODE_MEANING, chart_plan, fmt_bytes, peak  # noqa: E402
+from graphmem.report.cells import fmt_bytes, peak  # noqa: E402
+from graphmem.report.selection import MODE_MEANING, chart_plan  # noqa: E402
 from graphmem.report.times import time_figure  # noqa: E402
 
 MiB = 2**20

@@ -5,8 +5,10 @@ own environment (`peer_runs`); `implementations` says which were available and h
 holds an op's outputs, cited from the installed source; `anatomy` says what one dropped seed
 graph leaves for the cyclic collector. Text only here, except `render_diagram` (matplotlib).
 """
-from graphmem.report.data import MODES, NOT_MEASURED, fmt_bytes, fmt_ratio, fmt_seconds, headline_run
-from graphmem.variant_sources import VARIANTS
+from graphmem.facts import MODES, VARIANTS
+from graphmem.markdown import md_table
+from graphmem.report.cells import NOT_MEASURED, fmt_bytes, fmt_ratio, fmt_seconds
+from graphmem.report.selection import headline_run
 
 DIAGRAM_NAME = "cycles.png"
 SEED_WORKLOAD = "seed_loop"
@@ -117,7 +119,7 @@ def ratio_cell(run, unsupported):
     return text + (" (ceiling)" if run["status"] == "ceiling" else "")
 
 
-def peak_cell(summary, name):
+def seed_peak_cell(summary, name):
     """'auto / off (bound)' for the seed loop at its default parameters."""
     runs = [run_for(summary, SEED_WORKLOAD, mode, name) for mode in MODES]
     peaks = [fmt_bytes(run.get("peak_heap_bytes")) if run and run["status"] != "failed" else NOT_MEASURED
@@ -136,10 +138,35 @@ def collector_cell(summary, name):
     return f"{fmt_seconds(collector['median'])} of {fmt_seconds(wall['median'])}"
 
 
+def scalar_bound_note(summary, available):
+    """How to read a scalar library's ratios (its adapter records a `scalar_scale`: it runs one Python Value per
+    scalar), only for such a library that has a run in this summary."""
+    scalar = [name for name in available
+              if (summary["implementations"][name].get("description") or {}).get("scalar_scale")
+              and any(run["variant"] == name and run["status"] != "failed"
+                      for run in summary.get("peer_runs", {}).values())]
+    if not scalar:
+        return ""
+    return (f" {layout_names([label(summary, name) for name in scalar])}: the bound counts one leaf Value per "
+            "scalar, so these ratios weigh the graph's Python objects.")
+
+
+def layout_names(items):
+    """`a`, `a and b`, `a, b and c`."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def diagram_cycles(summary):
+    """[(label, cycle steps)] that render_diagram draws, one per implementation whose dropped graph is a cycle."""
+    anatomy = summary.get("anatomy", {})
+    if not has_peers(summary):
+        return []
+    return [(label(summary, name), anatomy[name]["forward"]["cycle"]) for name in implementation_names(summary)
+            if name in anatomy and "failed" not in anatomy[name] and anatomy[name]["forward"]["cycle"]]
+
+
 def section_peers(summary):
     """The section's markdown parts; none for a summary from before the peers were profiled."""
-    from graphmem.report.render import md_table  # render imports this module; the table helper lives there
-
     if not has_peers(summary):
         return []
     names = implementation_names(summary)
@@ -160,12 +187,12 @@ def section_peers(summary):
                  [[label(summary, name),
                    f"{(summary['implementations'][name].get('description') or {}).get('holds_outputs', '')} "
                    f"({cited(summary['implementations'][name].get('description'))})",
-                   cycle_words(anatomy.get(name)), peak_cell(summary, name), collector_cell(summary, name)]
+                   cycle_words(anatomy.get(name)), seed_peak_cell(summary, name), collector_cell(summary, name)]
                   for name in available]),
         "Peak over the live-set bound, per workload at its default parameters, `auto` / `off` (– : the library "
         "does not run it). The bound is what a dezero-style graph must hold, which keeps every op's output; a "
-        "library that keeps only what its backward needs (neg's backward needs no array at all) can stay below 1×; "
-        "micrograd's bound counts one leaf Value per scalar, so its ratios weigh its graph's Python objects.",
+        "library that keeps only what its backward needs (neg's backward needs no array at all) can stay below 1×."
+        + scalar_bound_note(summary, available),
         md_table(["implementation", *workloads],
                  [[label(summary, name), *(
                      " / ".join(ratio_cell(run_for(summary, workload, mode, name),
@@ -206,10 +233,8 @@ def render_diagram(summary):
 
     import matplotlib.pyplot as plt
 
-    anatomy = summary.get("anatomy", {})
-    cycles = [(label(summary, name), anatomy[name]["forward"]["cycle"]) for name in implementation_names(summary)
-              if name in anatomy and "failed" not in anatomy[name] and anatomy[name]["forward"]["cycle"]]
-    if not has_peers(summary) or not cycles:
+    cycles = diagram_cycles(summary)
+    if not cycles:
         return {}
     figure, axes = plt.subplots(1, len(cycles), figsize=(4.2 * len(cycles), 4.2), squeeze=False)
     for axis, (title, steps) in zip(axes[0], cycles):
