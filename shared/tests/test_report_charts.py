@@ -13,7 +13,7 @@ import pytest
 from graphmem.report import captions, charts
 from graphmem.report import render as report
 from graphmem.report.data import chart_plan, load_summary
-from graphmem.variant_sources import VARIANTS
+from graphmem.facts import VARIANTS
 
 FIXTURE = Path(__file__).parent / "fixtures" / "summary-small.json"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

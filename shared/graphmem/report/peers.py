@@ -3,11 +3,13 @@
 The peers (real autograd libraries) ran the same workloads through their adapters, each in its
 own environment (`peer_runs`); `implementations` says which were available and how each graph
 holds an op's outputs, cited from the installed source; `anatomy` says what one dropped seed
-graph leaves for the cyclic collector. Text only here, except `render_diagram` (matplotlib).
+graph leaves for the cyclic collector. Text only: graphmem.report.charts draws the diagram from
+`diagram_cycles`.
 """
 from graphmem.facts import MODES, VARIANTS
 from graphmem.markdown import md_table
 from graphmem.report.cells import NOT_MEASURED, fmt_bytes, fmt_ratio, fmt_seconds
+from graphmem.report.layout import names
 from graphmem.report.selection import headline_run
 
 DIAGRAM_NAME = "cycles.png"
@@ -147,17 +149,12 @@ def scalar_bound_note(summary, available):
                       for run in summary.get("peer_runs", {}).values())]
     if not scalar:
         return ""
-    return (f" {layout_names([label(summary, name) for name in scalar])}: the bound counts one leaf Value per "
+    return (f" {names([label(summary, name) for name in scalar])}: the bound counts one leaf Value per "
             "scalar, so these ratios weigh the graph's Python objects.")
 
 
-def layout_names(items):
-    """`a`, `a and b`, `a, b and c`."""
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
 def diagram_cycles(summary):
-    """[(label, cycle steps)] that render_diagram draws, one per implementation whose dropped graph is a cycle."""
+    """[(label, cycle steps)] that charts.render_diagram draws, one per implementation whose dropped graph is a cycle."""
     anatomy = summary.get("anatomy", {})
     if not has_peers(summary):
         return []
@@ -220,44 +217,3 @@ def section_peers(summary):
         parts.append("Not measured here:\n\n" + "\n".join(
             f"- **{name}**: {summary['implementations'][name]['reason']}" for name in missing))
     return parts
-
-
-def render_diagram(summary):
-    """{DIAGRAM_NAME: PNG bytes}: each measured cycle drawn as a ring of boxes; {} when there is none."""
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import math
-
-    import matplotlib.pyplot as plt
-
-    cycles = diagram_cycles(summary)
-    if not cycles:
-        return {}
-    figure, axes = plt.subplots(1, len(cycles), figsize=(4.2 * len(cycles), 4.2), squeeze=False)
-    for axis, (title, steps) in zip(axes[0], cycles):
-        count = len(steps)
-        points = [(math.cos(math.pi / 2 - 2 * math.pi * i / count), math.sin(math.pi / 2 - 2 * math.pi * i / count))
-                  for i in range(count)]
-        for i, step in enumerate(steps):
-            start, end = points[i], points[(i + 1) % count]
-            axis.annotate("", xy=(end[0] * 0.82, end[1] * 0.82), xytext=(start[0] * 0.82, start[1] * 0.82),
-                          arrowprops={"arrowstyle": "-|>", "color": "#d62728", "lw": 1.5,
-                                      "connectionstyle": "arc3,rad=-0.25", "shrinkA": 22, "shrinkB": 22})
-            middle = ((start[0] + end[0]) / 2 * 1.25, (start[1] + end[1]) / 2 * 1.25)
-            axis.text(*middle, step["edge"] or "refers to", ha="center", va="center", fontsize=8, color="#7f1d1d")
-            axis.text(points[i][0] * 0.82, points[i][1] * 0.82, step["node"].split(".")[-1], ha="center",
-                      va="center", fontsize=9, bbox={"boxstyle": "round", "facecolor": "#fde2e2", "edgecolor": "#d62728"})
-        axis.set_title(title, fontsize=10)
-        axis.set_xlim(-1.5, 1.5)
-        axis.set_ylim(-1.4, 1.4)
-        axis.set_aspect("equal")
-        axis.axis("off")
-    figure.suptitle("The reference cycle one dropped seed graph leaves (measured; collector off)", fontsize=10)
-    figure.tight_layout(rect=(0, 0, 1, 0.92))
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
-    plt.close(figure)
-    return {DIAGRAM_NAME: buffer.getvalue()}

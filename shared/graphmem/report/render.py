@@ -155,7 +155,7 @@ def build(summary_path, report_path, with_charts=True, bench_path=verdict.BENCH_
     images = {}
     if with_charts:
         from graphmem.report import charts  # matplotlib only where charts are drawn (an optional dependency)
-        images = {**charts.render_charts(summary), **report_peers.render_diagram(summary)}
+        images = {**charts.render_charts(summary), **charts.render_diagram(summary)}
     report_path = Path(report_path)
     report_path.parent.mkdir(parents=True, exist_ok=True)
     readme = None
