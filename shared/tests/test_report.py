@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from graphmem.report import render as report
-from graphmem.report import verdict
-from graphmem.report.data import (
-    SummaryError, budget_sweeps, chart_plan, fmt_bytes, fmt_seconds, load_summary, sweep, validate_summary,
-)
-from graphmem.variant_sources import CANONICAL, ROOT, VARIANTS, differing_lines
+from graphmem.facts import CANONICAL, ROOT, VARIANTS
+from graphmem.report.cells import fmt_bytes, fmt_seconds
+from graphmem.report.data import SummaryError, load_summary, validate_summary
+from graphmem.report.selection import budget_sweeps, chart_plan, sweep
+from graphmem.variant_sources import differing_lines
 
 FIXTURE = Path(__file__).parent / "fixtures" / "summary-small.json"
 STRONG_LOOP_AUTO = "strong/seed_loop/auto/iterations=50,size=100000"

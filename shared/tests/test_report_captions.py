@@ -7,7 +7,9 @@ import pytest
 
 from graphmem.report import captions, charts, layout
 from graphmem.report import render as report
-from graphmem.report.data import chart_plan, fmt_bytes, load_summary
+from graphmem.report.cells import fmt_bytes
+from graphmem.report.data import load_summary
+from graphmem.report.selection import chart_plan
 
 FIXTURE = Path(__file__).parent / "fixtures" / "summary-small.json"
 COUNT_WORDS = {1: "one panel", 2: "two panels", 3: "three panels"}

@@ -12,8 +12,9 @@ import pytest
 
 from graphmem.report import captions, charts
 from graphmem.report import render as report
-from graphmem.report.data import chart_plan, load_summary
 from graphmem.facts import VARIANTS
+from graphmem.report.data import load_summary
+from graphmem.report.selection import chart_plan
 
 FIXTURE = Path(__file__).parent / "fixtures" / "summary-small.json"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

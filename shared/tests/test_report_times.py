@@ -7,7 +7,9 @@ import pytest
 
 from graphmem.report import render as report
 from graphmem.report.argument import wall_time_comparison
-from graphmem.report.data import fmt_spread, load_summary, mixed_provenance
+from graphmem.report.cells import fmt_spread
+from graphmem.report.data import load_summary
+from graphmem.report.provenance import mixed_provenance
 from graphmem.report.times import compare_times
 
 FIXTURE = Path(__file__).parent / "fixtures" / "summary-small.json"

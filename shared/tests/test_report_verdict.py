@@ -9,7 +9,8 @@ import pytest
 from graphmem.report import render as report
 from graphmem.report import costs, verdict
 from graphmem.report.claims import anchor
-from graphmem.report.data import fmt_bytes, load_summary
+from graphmem.report.cells import fmt_bytes
+from graphmem.report.data import load_summary
 
 FIXTURE = Path(__file__).parent / "fixtures" / "summary-small.json"
 FIRST_SCREEN = 40
@@ -154,14 +155,14 @@ def test_collector_pauses_are_timed_without_memray_and_compared_by_their_ranges(
 
 
 def test_a_missing_or_broken_bench_json_is_named(tmp_path, fixture_summary):
-    bench, note = verdict.load_bench(tmp_path / "bench.json")
+    bench, note = costs.load_bench(tmp_path / "bench.json")
     assert bench is None and "there is no reports/bench.json; `python3 -m nox -s bench` writes it" in note
     assert f"Time per operation:** not measured here: {note}" in first_screen(fixture_summary, None, note)
     (tmp_path / "bench.json").write_text("{not json", encoding="utf-8")
-    bench, note = verdict.load_bench(tmp_path / "bench.json")
+    bench, note = costs.load_bench(tmp_path / "bench.json")
     assert bench is None and "could not be read" in note
     (tmp_path / "bench.json").write_text(json.dumps({"per_op": "oops"}), encoding="utf-8")
-    bench, note = verdict.load_bench(tmp_path / "bench.json")
+    bench, note = costs.load_bench(tmp_path / "bench.json")
     assert "has no forward+backward time" in first_screen(fixture_summary, bench, note)
 
 

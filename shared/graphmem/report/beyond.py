@@ -82,7 +82,7 @@ def step_collection_cost(summary):
     ]
     verdict = collection_cost_verdict(least, most, budget_growth)
     if verdict == SUPPORTED:
-        sentences.append(f"Even at the end of its range the time grew less than the bytes did. A full collection "
+        sentences.append("Even at the end of its range the time grew less than the bytes did. A full collection "
                          "walks every container object the process tracks (the graph's Variables and Functions, "
                          "but also every module, class and function loaded) and never looks inside array "
                          "buffers, so its time follows that object count, not the graph's bytes; a small budget "

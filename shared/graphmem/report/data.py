@@ -2,8 +2,7 @@
 
 What the report then does with a summary lives beside this module: graphmem.report.selection (which runs
 are compared, which charts can be drawn), graphmem.report.cells (how numbers read) and
-graphmem.report.provenance (where each run was measured). Their names are re-exported here, so that
-`from graphmem.report.data import ...` keeps working for the profile and the tests.
+graphmem.report.provenance (where each run was measured).
 """
 import json
 from functools import lru_cache
@@ -12,21 +11,8 @@ from pathlib import Path
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from graphmem.facts import MODES, ROOT, VARIANTS  # noqa: F401 (re-exported)
-from graphmem.report.cells import (  # noqa: F401 (re-exported)
-    NOT_MEASURED, NOT_TIMED, collector_runs, fmt_bytes, fmt_count, fmt_params, fmt_ratio, fmt_seconds,
-    fmt_spread, fmt_time, iterations_done, peak, peak_to_bound, ratio, time_spread,
-)
-from graphmem.report.provenance import (  # noqa: F401 (re-exported)
-    MACHINE_KEYS, checkout_of, fmt_checkout, fmt_machine, later_failures, machine_of, mixed_provenance,
-    provenance_groups,
-)
-from graphmem.report.selection import (  # noqa: F401 (re-exported)
-    BUDGET_SWEEP_MARK, MODE_MEANING, REFERENCE_VARIANT, SWEEP_KEYS, TIMELINE_WORKLOADS, Chart, budget_sweeps,
-    chart_plan, complete_matrix, default_budget, drawable_budget_sweeps, drawable_sweep, has_snapshots,
-    headline_params, headline_run, is_budget_sweep_run, main_runs, matching_run, params_key, params_order,
-    runs_sorted, sweep, sweep_workload, workload_names,
-)
+from graphmem.facts import ROOT
+from graphmem.report.selection import chart_plan  # noqa: F401 (re-exported: the profile's tests read the plan here)
 
 SCHEMA_PATH = Path(__file__).with_name("summary.schema.json")
 

@@ -15,7 +15,7 @@ from graphmem.atomic_files import write_atomically
 from graphmem.facts import MODES, ROOT, VARIANTS, VARIANTS_DIR
 from graphmem.markdown import md_table
 from graphmem.report import argument as report_argument
-from graphmem.report import captions, closing, flamegraphs, verdict
+from graphmem.report import captions, closing, costs, flamegraphs, verdict
 from graphmem.report import peers as report_peers
 from graphmem.report.cells import NOT_MEASURED, fmt_bytes, fmt_count, fmt_params, fmt_time, peak_cell, spread_header
 from graphmem.report.compared import section_compared
@@ -147,10 +147,10 @@ def render_markdown(summary, committed=frozenset(), variants_root=VARIANTS_DIR, 
     return "\n\n".join(part.rstrip("\n") for part in parts) + "\n"
 
 
-def build(summary_path, report_path, with_charts=True, bench_path=verdict.BENCH_PATH, readme_path=None):
+def build(summary_path, report_path, with_charts=True, bench_path=costs.BENCH_PATH, readme_path=None):
     """Render everything in memory first, then write: a failure leaves the previous report intact."""
     summary = load_summary(summary_path)
-    bench, bench_note = verdict.load_bench(bench_path)
+    bench, bench_note = costs.load_bench(bench_path)
     text = render_markdown(summary, committed_paths(ROOT), bench=bench, bench_note=bench_note)
     images = {}
     if with_charts:
@@ -177,7 +177,7 @@ def build(summary_path, report_path, with_charts=True, bench_path=verdict.BENCH_
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m graphmem.report", description=__doc__.splitlines()[0])
     parser.add_argument("--summary", type=Path, default=SUMMARY_PATH, help="the profiler's summary.json")
-    parser.add_argument("--bench", type=Path, default=verdict.BENCH_PATH,
+    parser.add_argument("--bench", type=Path, default=costs.BENCH_PATH,
                         help="bench.json for time per operation (optional: the report says when it is missing)")
     parser.add_argument("--out", type=Path, default=REPORT_PATH, help="COMPARISON.md to write; charts go beside it")
     parser.add_argument("--no-charts", action="store_true", help="write the markdown only")

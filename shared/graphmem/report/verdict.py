@@ -8,9 +8,8 @@ from graphmem.facts import MODES, VARIANTS
 from graphmem.report import peers
 from graphmem.report.cells import fmt_bytes, fmt_ratio, peak, peak_to_bound, ratio
 from graphmem.report.claims import CLEAR_FACTOR, anchor, compared_workload, four_runs, ok_run
-from graphmem.report.costs import (  # noqa: F401 (BENCH_PATH and load_bench: render's defaults)
-    BENCH_PATH, CAVEATS, cost_pauses, cost_per_op, load_bench,
-)
+from graphmem.report.costs import CAVEATS, cost_pauses, cost_per_op
+from graphmem.report.costs import load_bench  # noqa: F401 (re-exported: test_profile_faults reads bench.json so)
 from graphmem.report.selection import budget_sweeps, workload_names
 from graphmem.report.times import compare_times, fmt_time_figure
 from graphmem.spread import SPREAD_NAME
