@@ -27,3 +27,21 @@ def write_atomically(path, data):
 def write_json_atomically(path, data):
     """`data` as indented JSON, written atomically."""
     write_atomically(path, json.dumps(data, indent=1) + "\n")
+
+
+class NotWritable(Exception):
+    """A folder results must go to cannot be written: stop before anything is measured or changed."""
+
+
+def check_writable(folders):
+    """Writes, syncs and removes one small file in each folder (creating it); NotWritable names the first that fails."""
+    for folder in folders:
+        folder = Path(folder)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".graphmem-write-check-") as probe:
+                probe.write(b"x" * 4096)
+                probe.flush()
+                os.fsync(probe.fileno())
+        except OSError as error:
+            raise NotWritable(f"cannot write to {folder}: {error.strerror or error}") from None

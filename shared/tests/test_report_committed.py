@@ -5,12 +5,13 @@ import re
 
 from graphmem.report import peers
 from graphmem.report import render as report
-from graphmem.report import verdict
-from graphmem.report.data import chart_plan, load_summary
+from graphmem.report import costs
+from graphmem.report.data import load_summary
+from graphmem.report.selection import chart_plan
 
 
 def test_committed_report_is_what_the_committed_summary_renders_to():
-    bench, bench_note = verdict.load_bench()
+    bench, bench_note = costs.load_bench()
     expected = report.render_markdown(load_summary(report.SUMMARY_PATH), report.committed_paths(), bench=bench,
                                       bench_note=bench_note)
     actual = report.REPORT_PATH.read_text(encoding="utf-8")

@@ -5,7 +5,7 @@ import pytest
 
 from graphmem.report import flamegraphs
 from graphmem.report import render as report
-from graphmem.report.data import fmt_bytes
+from graphmem.report.cells import fmt_bytes
 
 STRONG = "strong/seed_loop/auto/iterations=50,size=100000"
 WEAK = "weakref/seed_loop/auto/iterations=50,size=100000"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from graphmem.report import peers
+from graphmem.report import charts, peers
 from graphmem.report.data import schema_validator
 from graphmem.report.render import render_markdown
 
@@ -99,11 +99,28 @@ def test_a_summary_from_before_the_peers_renders_no_section(summary):
     for key in ("implementations", "anatomy", "peer_runs"):
         del summary[key]
     assert "Where real libraries stand" not in render_markdown(summary)
-    assert peers.render_diagram(summary) == {}
+    assert charts.render_diagram(summary) == {}
 
 
 def test_the_diagram_is_a_png_with_one_panel_per_cycle_and_none_without_a_cycle(summary):
-    image = peers.render_diagram(summary)[peers.DIAGRAM_NAME]
-    assert image.startswith(b"\x89PNG") and image == peers.render_diagram(summary)[peers.DIAGRAM_NAME]
+    image = charts.render_diagram(summary)[peers.DIAGRAM_NAME]
+    assert image.startswith(b"\x89PNG") and image == charts.render_diagram(summary)[peers.DIAGRAM_NAME]
     summary["anatomy"]["micrograd"]["forward"]["cycle"] = None
-    assert peers.render_diagram(summary) == {}
+    assert charts.render_diagram(summary) == {}
+
+
+def test_the_scalar_bound_note_appears_only_for_a_measured_scalar_library(summary):
+    note = "the bound counts one leaf Value per scalar"
+    assert note not in render_markdown(summary)  # micrograd's adapter recorded no scalar_scale here
+    summary["implementations"]["micrograd"]["description"]["scalar_scale"] = 100
+    assert "micrograd 0.1.0: the bound counts one leaf Value per scalar" in render_markdown(summary)
+    summary["peer_runs"] = {}
+    assert note not in render_markdown(summary)  # no run of it: nothing to read the ratios of
+
+
+def test_the_closing_note_counts_the_cycle_diagram_with_the_charts(summary):
+    closing = render_markdown(summary).split("## Closing note")[1]
+    assert "Charts drawn from this summary (6): " in closing and f"`{peers.DIAGRAM_NAME}` (section 7)" in closing
+    summary["anatomy"]["micrograd"]["forward"]["cycle"] = None
+    closing = render_markdown(summary).split("## Closing note")[1]
+    assert "Charts drawn from this summary (5): " in closing and peers.DIAGRAM_NAME not in closing

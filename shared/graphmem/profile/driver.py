@@ -11,14 +11,12 @@ last run, or on Ctrl-C, COMPARISON.md and its charts are rendered from the merge
 three always agree; see reports/README.md.
 """
 import contextlib
-import os
 import signal
 import sys
-import tempfile
 import time
 
 from graphmem import store
-from graphmem.atomic_files import write_atomically
+from graphmem.atomic_files import NotWritable, check_writable, write_atomically
 from graphmem.checkout import display_path
 from graphmem.facts import VARIANTS
 from graphmem.markdown import format_duration
@@ -68,23 +66,6 @@ def interrupts_deferred():
 
 def terminate_as_interrupt(signum, frame):
     raise KeyboardInterrupt
-
-
-class ReportsNotWritable(Exception):
-    """reports/ (or a folder in it) cannot be written: stop before measuring anything."""
-
-
-def check_writable(folders):
-    """Writes and removes one small file in each folder (creating it); ReportsNotWritable names the first that fails."""
-    for folder in folders:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=folder, prefix=".graphmem-write-check-") as probe:
-                probe.write(b"x" * 4096)
-                probe.flush()
-                os.fsync(probe.fileno())
-        except OSError as error:
-            raise ReportsNotWritable(f"cannot write to {folder}: {error.strerror or error}") from None
 
 
 def describe_result(record):
@@ -145,7 +126,7 @@ def main(argv=None):
             environments[variant] = probe_interpreter(variant, interpreters[variant])
         implementations = prepare_peers(peers, args, interpreters, environments)
         runs = [run for run in runs if not run.peer or run.variant in environments]
-    except (SelectionError, ReportsNotWritable) as error:
+    except (SelectionError, NotWritable) as error:
         print(f"profile: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

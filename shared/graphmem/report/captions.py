@@ -4,9 +4,10 @@ A caption names the panels, modes, workloads and lines that are drawn, and says 
 data show (where lines end, which sit on the bound, which runs are lower bounds, which points coincide).
 """
 from graphmem.report import layout
-from graphmem.report.data import MODES, fmt_bytes, peak, workload_names
+from graphmem.facts import MODES, VARIANTS
+from graphmem.report.cells import fmt_bytes, peak
+from graphmem.report.selection import workload_names
 from graphmem.report.times import fmt_time_figure
-from graphmem.variant_sources import VARIANTS
 
 SWEEP_LABELS = {"size": "array size (float64 elements)", "iterations": "iterations"}
 
@@ -127,32 +128,3 @@ CAPTIONS = {"timeline": timeline_caption, "sweep": sweep_caption, "budget": budg
 def caption(summary, chart):
     """The caption of a chart that is drawn."""
     return CAPTIONS[chart.kind](summary, chart, layout.panels(summary, chart))
-
-
-# The last time a person looked at the rendered PNGs: which summary they were rendered from, and what looking
-# changed. Update both after looking at charts rendered from a new summary.
-CHARTS_LOOKED_AT = {
-    "summary_updated_at": "2026-11-23T17:14:24+00:00",
-    "changes": (
-        "nothing: all six charts of this summary (17:14:24) read cleanly as rendered; what follows is from "
-        "earlier looks",
-        "at the summary of 15:22:23, the budget chart's 8 MiB label, at the rightmost point of the `off` panel, found no free place (gc_only's "
-        "line to its left, the bound below, the panel's edge to its right) and fell back across the edge: the "
-        "panel now leaves a quarter of its width free to the right of the last point",
-        "earlier looks (at the summary of 01:42:55) had already moved the budget chart's labels off gc_only's line, "
-        "made the reference markers hollow, put one legend under the iterations chart's panels and given each "
-        "memory-over-time panel a strip zoomed to 3x the bound",
-    ),
-}
-
-
-def review_note(summary):
-    """Whether the charts of this summary were looked at by eye, and what looking changed."""
-    looked = CHARTS_LOOKED_AT
-    changes = "; ".join(looked["changes"])
-    if summary.get("updated_at") == looked["summary_updated_at"]:
-        return (f"The charts above were looked at after they were rendered from this summary; what looking "
-                f"changed: {changes}.")
-    return (f"The charts above have not been looked at by eye since they were rendered from this summary "
-            f"(written {summary.get('updated_at') or 'at an unrecorded time'}); the last look was at the summary "
-            f"written {looked['summary_updated_at']}, and changed: {changes}.")

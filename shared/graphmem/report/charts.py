@@ -1,8 +1,10 @@
-"""The PNG charts beside COMPARISON.md, drawn with matplotlib from the panels graphmem.report.layout plans.
+"""The PNG charts beside COMPARISON.md, drawn with matplotlib from the panels graphmem.report.layout plans,
+and section 7's cycle diagram from the cycles graphmem.report.peers lists.
 
 The captions in COMPARISON.md are written from the same panels, so what a caption names is what is drawn.
 """
 import io
+import math
 
 import matplotlib
 
@@ -10,8 +12,9 @@ matplotlib.use("Agg")  # files only: no display on the profiling machine or in C
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
-from graphmem.report import layout  # noqa: E402
-from graphmem.report.data import MODE_MEANING, chart_plan, fmt_bytes, peak  # noqa: E402
+from graphmem.report import layout, peers  # noqa: E402
+from graphmem.report.cells import fmt_bytes, peak  # noqa: E402
+from graphmem.report.selection import MODE_MEANING, chart_plan  # noqa: E402
 from graphmem.report.times import time_figure  # noqa: E402
 
 MiB = 2**20
@@ -230,3 +233,35 @@ def render_charts(summary):
         plt.close(figure)
         images[chart.name] = buffer.getvalue()
     return images
+
+
+def render_diagram(summary):
+    """{peers.DIAGRAM_NAME: PNG bytes}: each measured cycle drawn as a ring of boxes; {} when there is none."""
+    cycles = peers.diagram_cycles(summary)
+    if not cycles:
+        return {}
+    figure, axes = plt.subplots(1, len(cycles), figsize=(4.2 * len(cycles), 4.2), squeeze=False)
+    for axis, (title, steps) in zip(axes[0], cycles):
+        count = len(steps)
+        points = [(math.cos(math.pi / 2 - 2 * math.pi * i / count), math.sin(math.pi / 2 - 2 * math.pi * i / count))
+                  for i in range(count)]
+        for i, step in enumerate(steps):
+            start, end = points[i], points[(i + 1) % count]
+            axis.annotate("", xy=(end[0] * 0.82, end[1] * 0.82), xytext=(start[0] * 0.82, start[1] * 0.82),
+                          arrowprops={"arrowstyle": "-|>", "color": "#d62728", "lw": 1.5,
+                                      "connectionstyle": "arc3,rad=-0.25", "shrinkA": 22, "shrinkB": 22})
+            middle = ((start[0] + end[0]) / 2 * 1.25, (start[1] + end[1]) / 2 * 1.25)
+            axis.text(*middle, step["edge"] or "refers to", ha="center", va="center", fontsize=8, color="#7f1d1d")
+            axis.text(points[i][0] * 0.82, points[i][1] * 0.82, step["node"].split(".")[-1], ha="center",
+                      va="center", fontsize=9, bbox={"boxstyle": "round", "facecolor": "#fde2e2", "edgecolor": "#d62728"})
+        axis.set_title(title, fontsize=10)
+        axis.set_xlim(-1.5, 1.5)
+        axis.set_ylim(-1.4, 1.4)
+        axis.set_aspect("equal")
+        axis.axis("off")
+    figure.suptitle("The reference cycle one dropped seed graph leaves (measured; collector off)", fontsize=10)
+    figure.tight_layout(rect=(0, 0, 1, 0.92))
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, metadata=PNG_METADATA)
+    plt.close(figure)
+    return {peers.DIAGRAM_NAME: buffer.getvalue()}

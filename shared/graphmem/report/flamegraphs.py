@@ -9,10 +9,10 @@ import json
 import posixpath
 import re
 
-from graphmem.report.data import (
-    MODES, fmt_bytes, fmt_ratio, headline_run, peak, ratio, runs_sorted, workload_names,
-)
-from graphmem.variant_sources import ROOT, VARIANTS
+from graphmem.facts import MODES, ROOT, VARIANTS
+from graphmem.markdown import md_table
+from graphmem.report.cells import fmt_bytes, fmt_ratio, peak, peak_cell, ratio
+from graphmem.report.selection import headline_run, runs_sorted, workload_names
 
 PROFILE_COMMAND = "python3 -m nox -s profile"
 REPORT_DIR = "reports"
@@ -131,7 +131,6 @@ def difference_table(summary, root=ROOT):
                    f"(totals within {SAME_SHARE:.0%}: {'yes' if same_allocations else 'no'}; strong's peak over "
                    f"{CLEAR:g}× weakref's: {'yes' if different_peaks else 'no'}).")
     header = ["", *variants]
-    from graphmem.report.render import md_table  # one table formatter for the whole report
     return [
         f"### What differs between the flamegraphs: {workload}, collector `{mode}`",
         f"From each run's `memray stats --json` (top allocation sites by size) and summary.json. {reading}",
@@ -146,7 +145,6 @@ def _figures_cell(run, root):
 
 
 def section_flamegraphs(summary, committed, root=ROOT):
-    from graphmem.report.render import md_table, peak_cell
     with_files, without = [], []
     for run in runs_sorted(summary):
         files = run.get("files") or {}

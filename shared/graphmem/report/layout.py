@@ -5,12 +5,13 @@ claim a panel, a mode, a workload or a line that the PNG does not have.
 """
 from dataclasses import dataclass
 
-from graphmem.report.data import (
-    MODES, TIMELINE_WORKLOADS, drawable_budget_sweeps, drawable_sweep, fmt_params, has_snapshots, headline_params,
-    headline_run, matching_run, peak,
+from graphmem.facts import MODES, VARIANTS
+from graphmem.report.cells import fmt_params, peak
+from graphmem.report.selection import (
+    TIMELINE_WORKLOADS, drawable_budget_sweeps, drawable_sweep, has_snapshots, headline_params, headline_run,
+    matching_run,
 )
 from graphmem.report.times import time_figure
-from graphmem.variant_sources import VARIANTS
 
 # A line "sits on" the live-set bound when every point is within this factor of it.
 ON_BOUND_FACTOR = 1.1

@@ -3,10 +3,14 @@
 The peers (real autograd libraries) ran the same workloads through their adapters, each in its
 own environment (`peer_runs`); `implementations` says which were available and how each graph
 holds an op's outputs, cited from the installed source; `anatomy` says what one dropped seed
-graph leaves for the cyclic collector. Text only here, except `render_diagram` (matplotlib).
+graph leaves for the cyclic collector. Text only: graphmem.report.charts draws the diagram from
+`diagram_cycles`.
 """
-from graphmem.report.data import MODES, NOT_MEASURED, fmt_bytes, fmt_ratio, fmt_seconds, headline_run
-from graphmem.variant_sources import VARIANTS
+from graphmem.facts import MODES, VARIANTS
+from graphmem.markdown import md_table
+from graphmem.report.cells import NOT_MEASURED, fmt_bytes, fmt_ratio, fmt_seconds
+from graphmem.report.layout import names
+from graphmem.report.selection import headline_run
 
 DIAGRAM_NAME = "cycles.png"
 SEED_WORKLOAD = "seed_loop"
@@ -117,7 +121,7 @@ def ratio_cell(run, unsupported):
     return text + (" (ceiling)" if run["status"] == "ceiling" else "")
 
 
-def peak_cell(summary, name):
+def seed_peak_cell(summary, name):
     """'auto / off (bound)' for the seed loop at its default parameters."""
     runs = [run_for(summary, SEED_WORKLOAD, mode, name) for mode in MODES]
     peaks = [fmt_bytes(run.get("peak_heap_bytes")) if run and run["status"] != "failed" else NOT_MEASURED
@@ -136,10 +140,30 @@ def collector_cell(summary, name):
     return f"{fmt_seconds(collector['median'])} of {fmt_seconds(wall['median'])}"
 
 
+def scalar_bound_note(summary, available):
+    """How to read a scalar library's ratios (its adapter records a `scalar_scale`: it runs one Python Value per
+    scalar), only for such a library that has a run in this summary."""
+    scalar = [name for name in available
+              if (summary["implementations"][name].get("description") or {}).get("scalar_scale")
+              and any(run["variant"] == name and run["status"] != "failed"
+                      for run in summary.get("peer_runs", {}).values())]
+    if not scalar:
+        return ""
+    return (f" {names([label(summary, name) for name in scalar])}: the bound counts one leaf Value per "
+            "scalar, so these ratios weigh the graph's Python objects.")
+
+
+def diagram_cycles(summary):
+    """[(label, cycle steps)] that charts.render_diagram draws, one per implementation whose dropped graph is a cycle."""
+    anatomy = summary.get("anatomy", {})
+    if not has_peers(summary):
+        return []
+    return [(label(summary, name), anatomy[name]["forward"]["cycle"]) for name in implementation_names(summary)
+            if name in anatomy and "failed" not in anatomy[name] and anatomy[name]["forward"]["cycle"]]
+
+
 def section_peers(summary):
     """The section's markdown parts; none for a summary from before the peers were profiled."""
-    from graphmem.report.render import md_table  # render imports this module; the table helper lives there
-
     if not has_peers(summary):
         return []
     names = implementation_names(summary)
@@ -160,12 +184,12 @@ def section_peers(summary):
                  [[label(summary, name),
                    f"{(summary['implementations'][name].get('description') or {}).get('holds_outputs', '')} "
                    f"({cited(summary['implementations'][name].get('description'))})",
-                   cycle_words(anatomy.get(name)), peak_cell(summary, name), collector_cell(summary, name)]
+                   cycle_words(anatomy.get(name)), seed_peak_cell(summary, name), collector_cell(summary, name)]
                   for name in available]),
         "Peak over the live-set bound, per workload at its default parameters, `auto` / `off` (– : the library "
         "does not run it). The bound is what a dezero-style graph must hold, which keeps every op's output; a "
-        "library that keeps only what its backward needs (neg's backward needs no array at all) can stay below 1×; "
-        "micrograd's bound counts one leaf Value per scalar, so its ratios weigh its graph's Python objects.",
+        "library that keeps only what its backward needs (neg's backward needs no array at all) can stay below 1×."
+        + scalar_bound_note(summary, available),
         md_table(["implementation", *workloads],
                  [[label(summary, name), *(
                      " / ".join(ratio_cell(run_for(summary, workload, mode, name),
@@ -193,46 +217,3 @@ def section_peers(summary):
         parts.append("Not measured here:\n\n" + "\n".join(
             f"- **{name}**: {summary['implementations'][name]['reason']}" for name in missing))
     return parts
-
-
-def render_diagram(summary):
-    """{DIAGRAM_NAME: PNG bytes}: each measured cycle drawn as a ring of boxes; {} when there is none."""
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import math
-
-    import matplotlib.pyplot as plt
-
-    anatomy = summary.get("anatomy", {})
-    cycles = [(label(summary, name), anatomy[name]["forward"]["cycle"]) for name in implementation_names(summary)
-              if name in anatomy and "failed" not in anatomy[name] and anatomy[name]["forward"]["cycle"]]
-    if not has_peers(summary) or not cycles:
-        return {}
-    figure, axes = plt.subplots(1, len(cycles), figsize=(4.2 * len(cycles), 4.2), squeeze=False)
-    for axis, (title, steps) in zip(axes[0], cycles):
-        count = len(steps)
-        points = [(math.cos(math.pi / 2 - 2 * math.pi * i / count), math.sin(math.pi / 2 - 2 * math.pi * i / count))
-                  for i in range(count)]
-        for i, step in enumerate(steps):
-            start, end = points[i], points[(i + 1) % count]
-            axis.annotate("", xy=(end[0] * 0.82, end[1] * 0.82), xytext=(start[0] * 0.82, start[1] * 0.82),
-                          arrowprops={"arrowstyle": "-|>", "color": "#d62728", "lw": 1.5,
-                                      "connectionstyle": "arc3,rad=-0.25", "shrinkA": 22, "shrinkB": 22})
-            middle = ((start[0] + end[0]) / 2 * 1.25, (start[1] + end[1]) / 2 * 1.25)
-            axis.text(*middle, step["edge"] or "refers to", ha="center", va="center", fontsize=8, color="#7f1d1d")
-            axis.text(points[i][0] * 0.82, points[i][1] * 0.82, step["node"].split(".")[-1], ha="center",
-                      va="center", fontsize=9, bbox={"boxstyle": "round", "facecolor": "#fde2e2", "edgecolor": "#d62728"})
-        axis.set_title(title, fontsize=10)
-        axis.set_xlim(-1.5, 1.5)
-        axis.set_ylim(-1.4, 1.4)
-        axis.set_aspect("equal")
-        axis.axis("off")
-    figure.suptitle("The reference cycle one dropped seed graph leaves (measured; collector off)", fontsize=10)
-    figure.tight_layout(rect=(0, 0, 1, 0.92))
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
-    plt.close(figure)
-    return {DIAGRAM_NAME: buffer.getvalue()}

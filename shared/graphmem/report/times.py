@@ -1,11 +1,12 @@
 """The one place the verdict, the captions and the charts read a time figure.
 
 A run's times are the statistics of its `timing` block: processes that ran the workload without memray
-(whose hooks slow every allocation), median with range; a memray process's own times are never quoted.
-A bench row's times are its statistics in nanoseconds. Whether two times differ is decided by one rule,
-graphmem.report.data.time_difference: only where their ranges do not overlap.
+(whose hooks slow every allocation), median [min–max]; a memray process's own times are never quoted.
+A bench row's times are its statistics in nanoseconds. Whether two times differ is decided by the
+project's one rule, graphmem.spread.compare: only where their min–max ranges do not overlap.
 """
-from graphmem.report.data import fmt_seconds, fmt_spread, fmt_time, time_difference, time_spread
+from graphmem.report.cells import fmt_seconds, fmt_spread, fmt_time, time_spread
+from graphmem.spread import compare
 
 NS = 1e-9
 SPREAD_KEYS = ("median", "q1", "q3", "min", "max")
@@ -43,7 +44,7 @@ def time_figure(record, what):
 
 
 def fmt_time_figure(record, what, fmt=None):
-    """'213.0 ms [205.1 ms–230.4 ms]' (median [range]); 'not timed' for a run without timing processes."""
+    """'213.0 ms [205.1 ms–230.4 ms]' (median [min–max]); 'not timed' for a run without timing processes."""
     if what in RUN_TIMES:
         return fmt_time(record, RUN_TIMES[what])
     statistics = time_statistics(record, what)
@@ -57,7 +58,7 @@ def _has_range(statistics):
 
 
 def compare_times(first, second, what):
-    """'faster', 'slower' (first against second), 'within noise' where the ranges overlap, None when either
-    time or its range is missing."""
+    """graphmem.spread.compare of the two times: 'lower', 'higher' (first against second), 'within noise' where
+    the ranges overlap, None when either time or its range is missing."""
     first, second = time_statistics(first, what), time_statistics(second, what)
-    return time_difference(first, second) if _has_range(first) and _has_range(second) else None
+    return compare(first, second) if _has_range(first) and _has_range(second) else None

@@ -4,23 +4,20 @@ Every claim carries one measured figure and a link to its evidence further down,
 summary.json (and reports/bench.json for time per operation and teardown): when the data do not support
 a claim, the text says so instead of making it.
 """
-import json
-from pathlib import Path
+from graphmem.facts import MODES, VARIANTS
+from graphmem.report import peers
+from graphmem.report.cells import fmt_bytes, fmt_ratio, peak, peak_to_bound, ratio
+from graphmem.report.claims import CLEAR_FACTOR, anchor, compared_workload, four_runs, ok_run
+from graphmem.report.costs import CAVEATS, cost_pauses, cost_per_op
+from graphmem.report.costs import load_bench  # noqa: F401 (re-exported: test_profile_faults reads bench.json so)
+from graphmem.report.selection import budget_sweeps, workload_names
+from graphmem.report.times import compare_times, fmt_time_figure
+from graphmem.spread import SPREAD_NAME
 
-from graphmem.report.argument import CLEAR_FACTOR, anchor, first_workload, ok_run
-from graphmem.report.data import (
-    MODES, budget_sweeps, collector_runs, fmt_bytes, fmt_ratio, fmt_seconds, peak, peak_to_bound,
-    ratio, workload_names,
-)
-from graphmem.report.times import compare_times, fmt_time_figure, time_figure
-from graphmem.variant_sources import ROOT, VARIANTS
-
-BENCH_PATH = ROOT / "reports" / "bench.json"
-BENCH_COMMAND = "python3 -m nox -s bench"
 # A policy "stays at the live set" on a workload when its peak is within this factor of the bound.
 AT_BOUND = 1.1
-# bench.json's per-op rows the cost line quotes: the book's own graph shape, forward and backward together.
-PER_OP_EXPRESSION, PER_OP_PHASE = "square_chain", "forward+backward"
+# gc_only "peaked above strong" on a workload when its peak is more than this share above strong's.
+ABOVE_SHARE = 0.05
 
 STEP_TITLES = {  # section 4's headings, for links
     1: "Step 1: reference counting frees what nobody references",
@@ -33,96 +30,16 @@ BUDGET_CHART_TITLE = "gc_only's budget: peak memory against time spent collectin
 SOURCE_TITLE = "Where the question comes from"
 
 
-def fmt_op_seconds(seconds):
-    """Per-operation times need more digits than whole runs: 4.75 µs, not 5 µs."""
-    if seconds is None or seconds >= 1e-3:
-        return fmt_seconds(seconds)
-    return f"{seconds * 1e6:.3g} µs"
-
-
 def link(text, heading):
     return f"[{text}](#{anchor(heading)})"
 
 
-def load_bench(path=BENCH_PATH):
-    """(bench.json's content, None) or (None, why it is not used)."""
-    path = Path(path)
-    try:
-        bench = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None, f"there is no reports/bench.json; `{BENCH_COMMAND}` writes it"
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return None, f"reports/bench.json could not be read ({exc}); `{BENCH_COMMAND}` rewrites it"
-    if not isinstance(bench, dict):
-        return None, f"reports/bench.json is not a JSON object; `{BENCH_COMMAND}` rewrites it"
-    return bench, None
-
-
-def _bench_rows(bench, table, **match):
-    rows = bench.get(table) if isinstance(bench, dict) else None
-    if not isinstance(rows, list):
-        return []
-    return [row for row in rows if isinstance(row, dict) and all(row.get(key) == value for key, value in match.items())]
-
-
-def _size_key(row):
-    """A per-op row's array size: its shape label when bench.json has one ("0-d", "(1,)"), else its element
-    count."""
-    return row.get("shape") if isinstance(row.get("shape"), str) else row.get("elements")
-
-
-def _per_op_rows(bench, implementation):
-    return [row for row in _bench_rows(bench, "per_op", implementation=implementation, expression=PER_OP_EXPRESSION,
-                                       phase=PER_OP_PHASE)
-            if isinstance(row.get("elements"), int) and _size_key(row) is not None]
-
-
-def per_op_row(bench, implementation, size):
-    rows = [row for row in _per_op_rows(bench, implementation) if _size_key(row) == size]
-    return rows[0] if rows else None
-
-
-def per_op_seconds(bench, implementation, size):
-    return time_figure(per_op_row(bench, implementation, size), "per_function_ns")
-
-
-def per_op_sizes(bench):
-    """Array sizes at which both strong and weakref have a per-op time, smallest first."""
-    found = {}
-    for variant in ("strong", "weakref"):
-        for row in _per_op_rows(bench, variant):
-            found.setdefault(_size_key(row), set()).add(variant)
-            found.setdefault(("elements", _size_key(row)), row["elements"])
-    sizes = [key for key, variants in found.items()
-             if not isinstance(key, tuple) and variants == {"strong", "weakref"}
-             and per_op_seconds(bench, "strong", key) and per_op_seconds(bench, "weakref", key)]
-    return sorted(sizes, key=lambda key: (found[("elements", key)], str(key)))
-
-
-def size_words(size):
-    return f"{size} arrays" if isinstance(size, str) else f"{size:,}-element arrays"
-
-
-# --- the recommendation ------------------------------------------------------------------------
-
-def _compared(summary):
-    """The first workload (the book's loop first) with completed strong and weakref runs in both modes."""
-    return first_workload(summary, lambda w: all(ok_run(summary, w, mode, variant) is not None
-                                                 and peak(ok_run(summary, w, mode, variant)) is not None
-                                                 for mode in MODES for variant in ("strong", "weakref")))
-
-
-def _four_runs(summary, workload):
-    """strong and weakref with the collector on, then off."""
-    return tuple(ok_run(summary, workload, mode, variant) for mode in MODES for variant in ("strong", "weakref"))
-
-
 def recommendation(summary):
-    workload = _compared(summary)
+    workload = compared_workload(summary)
     if workload is None:
         return ("**Not measured.** This summary does not hold strong and weakref on one workload in both collector "
                 "modes, so it supports no recommendation; `python3 -m nox -s profile` measures them.")
-    strong_on, weak_on, strong_off, weak_off = _four_runs(summary, workload)
+    strong_on, weak_on, strong_off, weak_off = four_runs(summary, workload)
     bound = weak_off["live_set_bound_bytes"]
     held, weak_held = strong_off.get("held_bytes_at_return"), weak_off.get("held_bytes_at_return")
     figures = (f"On {workload} with CPython's collector on, weakref peaked at {fmt_bytes(peak(weak_on))} "
@@ -143,16 +60,16 @@ def recommendation(summary):
 
 def result_line(summary):
     """README's one-line result, with its figure, from the same data as the recommendation."""
-    workload = _compared(summary)
+    workload = compared_workload(summary)
     if workload is None:
         return ("**Result:** the committed runs do not measure strong and weakref on one workload in both collector "
                 "modes, so they support no recommendation yet; see [reports/COMPARISON.md](reports/COMPARISON.md).")
-    strong_on, weak_on, _, _ = _four_runs(summary, workload)
+    strong_on, weak_on, _, _ = four_runs(summary, workload)
     where = ("the loop of step 17 of *Deep Learning from Scratch 3* (`seed_loop`)" if workload == "seed_loop"
              else f"`{workload}`")
     head = (f"on {where}, weakref peaked at {fmt_bytes(peak(weak_on))} "
             f"({fmt_ratio(peak_to_bound(weak_on))} the arrays the loop needs), strong at {fmt_bytes(peak(strong_on))} "
-            f"({fmt_ratio(ratio(peak(strong_on), peak(weak_on)))}) with CPython's collector on")
+            f"({fmt_ratio(ratio(peak(strong_on), peak(weak_on)))} weakref's) with CPython's collector on")
     if recommendation(summary).startswith("**Use `weakref`"):
         return (f"**Result: hold a Function's outputs by `weakref.ref`.** Measured {head}; the answer, its costs and "
                 "its evidence open [reports/COMPARISON.md](reports/COMPARISON.md).")
@@ -239,12 +156,35 @@ def fallback(summary):
                f"{fmt_bytes(large['gc_budget'])} let it reach {fmt_bytes(peak(large))} (time collecting: "
                f"{fmt_time_figure(large, 'collector')}){_collecting_noise(small, large)}; strong peaked at "
                f"{fmt_bytes(peak(strong))}")
-    evidence = link("budget chart", BUDGET_CHART_TITLE)
+    evidence = link("budget chart", BUDGET_CHART_TITLE) + _above_strong(summary)
     if peak(small) * CLEAR_FACTOR < peak(strong):
         return ("- **If outputs must stay strong** (code that walks a Function's outputs and expects them alive), "
-                f"collect by bytes as `gc_only` does, not by CPython's object count: {figures}. {evidence}.")
+                f"collect by bytes as `gc_only` does, not by CPython's object count: {figures}. {evidence}")
     return (f"- **If outputs must stay strong:** in this run gc_only's smallest budget did not bring the peak clearly "
-            f"below strong's: {figures}. {evidence}.")
+            f"below strong's: {figures}. {evidence}")
+
+
+def gc_only_above_strong(summary):
+    """[(workload, mode, gc_only run, strong run)] where gc_only, at its default budget, peaked more than
+    ABOVE_SHARE above strong on the same work."""
+    found = []
+    for workload in workload_names(summary):
+        for mode in MODES:
+            gc_only, strong = (ok_run(summary, workload, mode, variant) for variant in ("gc_only", "strong"))
+            if gc_only is not None and strong is not None and None not in (peak(gc_only), peak(strong)) \
+                    and peak(gc_only) > (1 + ABOVE_SHARE) * peak(strong):
+                found.append((workload, mode, gc_only, strong))
+    return found
+
+
+def _above_strong(summary):
+    """The advice's limit: where gc_only's default budget peaked above strong, when the data show any."""
+    found = gc_only_above_strong(summary)
+    if not found:
+        return "."
+    return (". It does not always help: at its default budget gc_only peaked above strong on " + "; ".join(
+        f"{link(workload, workload)} with the collector `{mode}` ({fmt_bytes(peak(gc_only))} against "
+        f"{fmt_bytes(peak(strong))})" for workload, mode, gc_only, strong in found) + ".")
 
 
 def _collecting_noise(small, large):
@@ -253,95 +193,13 @@ def _collecting_noise(small, large):
     if found is None:
         return ""
     if found == "within noise":
-        return ", median [range] without memray: the ranges overlap, so the difference is within noise"
-    return (f", median [range] without memray: the ranges do not overlap, so the smaller budget really "
-            f"collected {'longer' if found == 'slower' else 'for less time'}")
-
-
-# --- what it costs -----------------------------------------------------------------------------
-
-def cost_per_op(bench, why_not):
-    if bench is None:
-        return f"- **Time per operation:** not measured here: {why_not}."
-    sizes = per_op_sizes(bench)
-    if not sizes:
-        return (f"- **Time per operation:** reports/bench.json has no {PER_OP_PHASE} time of `{PER_OP_EXPRESSION}` "
-                f"for both strong and weakref; `{BENCH_COMMAND}` measures it.")
-    shown = [sizes[0]] + ([sizes[-1]] if sizes[-1] != sizes[0] else [])
-    cells, differences = [], []
-    for size in shown:
-        weak, strong = per_op_row(bench, "weakref", size), per_op_row(bench, "strong", size)
-        differences.append(compare_times(weak, strong, "per_function_ns"))
-        noise = {"within noise": "within noise", None: "spread not recorded"}.get(
-            differences[-1], f"really {differences[-1]}")
-        cells.append(f"{size_words(size)}, weakref {fmt_time_figure(weak, 'per_function_ns', fmt_op_seconds)} against "
-                     f"strong's {fmt_time_figure(strong, 'per_function_ns', fmt_op_seconds)} "
-                     f"({fmt_ratio(ratio(time_figure(weak, 'per_function_ns'), time_figure(strong, 'per_function_ns')))} "
-                     f"strong's, {noise})")
-    ratios = [ratio(per_op_seconds(bench, "weakref", size), per_op_seconds(bench, "strong", size)) for size in shown]
-    shrinks = len(ratios) == 2 and ratios[0] > ratios[1] and differences[0] == "slower"
-    return ("- **Time per operation** (forward and backward of one `square`, median [range] over bench's repeats, "
-            "a difference real only where the ranges do not overlap, [BENCH.md](BENCH.md)): "
-            + "; ".join(cells) + "."
-            + (" Creating and dereferencing the weak references is a cost per Function, so it shows on tiny "
-               "arrays and fades as numpy's work grows." if shrinks else ""))
-
-
-def cost_pauses(summary, bench):
-    workload = _compared(summary)
-    if workload is None:
-        return "- **Collector pauses:** not measured (no strong and weakref runs on one workload)."
-    parts = []
-    for variant in VARIANTS:
-        run = ok_run(summary, workload, "auto", variant)
-        if run is None or collector_runs(run) is None:
-            continue
-        own = (run.get("gc") or {}).get("variant_collections")
-        runs = own or sum(collector_runs(run))
-        count = f"{runs} {'full ' if own else ''}collection{'s' * (runs != 1)}{' of its own' if own else ''}"
-        parts.append(f"{variant} {count}, {fmt_time_figure(run, 'collector')}")
-    text = (f"- **Collector pauses** on {workload} with the collector on (time collecting: median [range] over "
-            "processes without memray): " + "; ".join(parts) + "." + _pause_noise(summary, workload))
-    teardown = {row.get("implementation"): row for row in _bench_rows(bench, "teardown")} if bench else {}
-    weak, strong = teardown.get("weakref"), teardown.get("strong")
-    if weak and strong and weak.get("functions") == strong.get("functions") and weak.get("freed_by_drop") \
-            and not strong.get("freed_by_drop") and time_figure(weak, "drop_ns") is not None \
-            and time_figure(strong, "collect_after_ns") is not None:
-        text += (f" Dropping a {weak['functions']:,}-Function graph ([BENCH.md](BENCH.md)): weakref frees it at the "
-                 f"drop, in {fmt_time_figure(weak, 'drop_ns', fmt_op_seconds)}; strong's drop frees nothing and the "
-                 f"collection that does takes {fmt_time_figure(strong, 'collect_after_ns', fmt_op_seconds)}, "
-                 "whenever it "
-                 "comes.")
-    return text
-
-
-def _pause_noise(summary, workload):
-    """weakref's time collecting against strong's, real only where the ranges do not overlap."""
-    weak, strong = (ok_run(summary, workload, "auto", variant) for variant in ("weakref", "strong"))
-    found = compare_times(weak, strong, "collector")
-    if found is None:
-        return " Without repeated timings for both, this run cannot say whether weakref collects for less time."
-    if found == "within noise":
-        return " weakref's and strong's ranges overlap: their difference in time collecting is within noise."
-    return (f" The ranges do not overlap: weakref really spent {'less' if found == 'faster' else 'more'} time "
-            "collecting than strong.")
-
-
-CAVEATS = (
-    "- **weakref's caveats** (behaviour, tested in "
-    "[shared/contract/test_api.py](../shared/contract/test_api.py)): a Function no longer keeps its outputs alive, "
-    "so an output the program dropped before `backward()` is gone; backward treats it as unused and gives it a zero "
-    "gradient (`test_output_dropped_before_backward_counts_as_zero_gradient`), and code that walks `func.outputs` "
-    "must call each reference and expect `None`. `backward(retain_grad=True)` keeps intermediate gradients on "
-    "Variables, so they last as long as the program holds those Variables, in every policy "
-    "([test_book_values.py](../shared/contract/test_book_values.py))."
-)
+        return f", {SPREAD_NAME} without memray: the ranges overlap, so the difference is within noise"
+    return (f", {SPREAD_NAME} without memray: the ranges do not overlap, so the smaller budget really "
+            f"collected {'longer' if found == 'higher' else 'for less time'}")
 
 
 def section_verdict(summary, bench=None, bench_note="reports/bench.json was not read"):
     """## The answer: the first screen of COMPARISON.md."""
-    from graphmem.report import peers  # peers imports render, which imports this module
-
     lines = [line for line in (breadth(summary), peers.verdict_line(summary), no_difference(summary),
                                fallback(summary)) if line]
     return [
