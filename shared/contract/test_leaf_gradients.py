@@ -89,25 +89,31 @@ def test_gradients_from_several_threads_into_one_leaf_are_all_kept():
     np.testing.assert_array_equal(w.grad, np.full(SIZE, 2.0 * THREADS * PASSES))  # 400 everywhere
 
 
-# --- 3. backward() twice on a leaf accumulates, as in PyTorch ----------------------------
+# --- 3. backward() on a leaf accumulates, as in PyTorch ----------------------------
 
 @pytest.mark.parametrize("data", [np.array([1.0, 2.0]), np.array(3.0)], ids=["(2,)", "0-d"])
-def test_backward_twice_on_a_leaf_accumulates_as_in_pytorch(data):
+def test_backward_on_a_leaf_adds_ones_each_time_as_in_pytorch(data):
     x = Variable(data)
-    x.backward()
-    np.testing.assert_array_equal(x.grad, np.ones_like(data))
-    x.backward()
-    assert type(x.grad) is np.ndarray
-    np.testing.assert_array_equal(x.grad, np.full_like(data, 2.0))  # PyTorch: [2., 2.]
+    for calls in (1, 2, 3):  # PyTorch: 1, 2, 3 (a leaf's .grad is what it accumulated, not a seed)
+        x.backward()
+        assert type(x.grad) is np.ndarray and x.grad.dtype == data.dtype
+        np.testing.assert_array_equal(x.grad, np.full_like(data, float(calls)))
 
 
-def test_backward_on_a_leaf_with_a_preset_grad_does_not_alias_it():
+def test_backward_on_a_leaf_with_a_preset_grad_adds_to_it_without_aliasing_it():
     x = Variable(np.array([1.0, 2.0]))
-    seed = np.array([3.0, 4.0])
-    x.grad = seed
-    x.backward()  # starts from x.grad and adds the leaf's gradient, the seed, to it
-    seed[0] = 99.0
-    np.testing.assert_array_equal(x.grad, [6.0, 8.0])
+    preset = np.array([3.0, 4.0])
+    x.grad = preset
+    x.backward()  # PyTorch, with x.grad preset: x.grad + 1
+    preset[0] = 99.0
+    np.testing.assert_array_equal(x.grad, [4.0, 5.0])
+
+
+def test_backward_on_a_leaf_still_checks_its_preset_grad():
+    x = Variable(np.array([1.0, 2.0]))
+    x.grad = np.ones(3)
+    with pytest.raises(ValueError, match=r"the grad preset on the leaf Variable has shape \(3,\)"):
+        x.backward()
 
 
 # --- 4. x ** e at the corners, as in PyTorch 2.13 -----------------------------------------

@@ -210,9 +210,12 @@ class Variable:
         # name keeps the seed alive after that.
         grads = {self: _checks.seed_of(self)}
         collector.check()  # a graph dropped just before backward is freed before backward allocates  # policy: gc_only
-        if self.creator is None:  # a leaf's gradient with respect to itself is the seed
-            with _grad_lock:
-                self.grad = _checks.grad_sum(self.grad, grads[self])
+        if self.creator is None:  # a leaf adds its gradient with respect to itself, ones, as in PyTorch
+            with _grad_lock:  # (its .grad is what it accumulated, not a starting gradient)
+                if self.grad is None:
+                    self.grad = np.ones_like(self.data)
+                else:  # checked as a preset grad is; + 1.0 keeps its dtype and makes a new array
+                    self.grad = _checks.grad_sum(_checks.seed_of(self), 1.0)
             return
         if retain_grad:
             self.grad = grads[self]

@@ -108,9 +108,12 @@ class Variable:
         # This pass's gradients: a Variable leaves the dict when its creator runs, and no local
         # name keeps the seed alive after that.
         grads = {self: _checks.seed_of(self)}
-        if self.creator is None:  # a leaf's gradient with respect to itself is the seed
-            with _grad_lock:
-                self.grad = _checks.grad_sum(self.grad, grads[self])
+        if self.creator is None:  # a leaf adds its gradient with respect to itself, ones, as in PyTorch
+            with _grad_lock:  # (its .grad is what it accumulated, not a starting gradient)
+                if self.grad is None:
+                    self.grad = np.ones_like(self.data)
+                else:  # checked as a preset grad is; + 1.0 keeps its dtype and makes a new array
+                    self.grad = _checks.grad_sum(_checks.seed_of(self), 1.0)
             return
         if retain_grad:
             self.grad = grads[self]
