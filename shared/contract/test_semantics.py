@@ -81,11 +81,11 @@ def test_the_pass_starts_from_a_preset_gradient_or_ones_and_keeps_it_on_request(
     assert y.grad == 1.0 and x.grad == 12.0
 
 
-def test_backward_on_a_leaf_twice_keeps_ones():
+def test_backward_on_a_leaf_twice_accumulates_as_in_pytorch():
     x = Variable(np.array([1.0, 2.0]))
     x.backward()
     x.backward()
-    np.testing.assert_array_equal(x.grad, [1.0, 1.0])
+    np.testing.assert_array_equal(x.grad, [2.0, 2.0])  # PyTorch: [2., 2.] (issue 19)
 
 
 def test_zero_dimensional_gradients_stay_ndarrays_after_accumulation():

@@ -2,14 +2,18 @@
 
 The variants differ only in the lines marked `# policy:`, which decide who frees
 a computation graph once the program has dropped it; POLICY says it in a line.
+What is not the chapter (input checks and their messages, dtype rules, copy and pickle
+guards) is in dezero/_checks.py, the same file in every variant.
 """
 import contextlib
 import contextvars
-import inspect
 import numbers
+import threading
 import weakref  # policy: weakref
 
 import numpy as np
+
+from dezero import _checks
 
 VARIANT = "weakref"  # policy: weakref
 POLICY = "a Function holds its outputs by weakref; reference counting frees a dropped graph at once"  # policy: weakref
@@ -40,8 +44,7 @@ class Config(metaclass=_PerContextSettings):
 
 @contextlib.contextmanager
 def using_config(name, value):
-    if not isinstance(getattr(_PerContextSettings, name, None), property):
-        raise AttributeError(f"Config has no setting {name!r}")
+    _checks.check_setting(_PerContextSettings, name)
     old_value = getattr(Config, name)
     setattr(Config, name, value)
     try:
@@ -65,10 +68,9 @@ class Variable:
     def __init__(self, data, name=None):
         if data is not None:
             if not isinstance(data, np.ndarray):
-                raise TypeError(f"Variable data must be a numpy.ndarray or None, got {type(data).__name__}")
+                raise _checks.not_an_array(data)
             if data.dtype.kind not in "fiu":
-                raise TypeError(f"Variable data must be an array of floats or integers, got dtype {data.dtype} "
-                                f"(bool, complex, string and object arrays have no gradient here)")
+                raise _checks.no_gradient_dtype(data)
         self.data = data
         self.name = name
         self.grad = None
@@ -88,13 +90,8 @@ class Variable:
             return "variable(None)"
         return "variable(" + str(self.data).replace("\n", "\n" + " " * 9) + ")"
 
-    def __reduce_ex__(self, protocol):
-        # copy, deepcopy and pickle all come here. Only a leaf travels, as in PyTorch: a copy
-        # of a node would either drag its whole graph along or silently lose it.
-        if self.creator is not None:
-            raise TypeError(f"cannot copy or pickle {_describe(self)}: only a leaf (a Variable without a "
-                            f"creator) can be copied; copy its data instead, e.g. Variable(y.data.copy())")
-        return super().__reduce_ex__(protocol)
+    # copy, deepcopy and pickle: only a leaf, with its data, grad and name, as in PyTorch.
+    __reduce_ex__, __getstate__, __setstate__ = _checks.reduce_leaf, _checks.leaf_state, _checks.set_leaf_state
 
     def set_creator(self, func):
         self.creator = func
@@ -106,14 +103,20 @@ class Variable:
     def backward(self, retain_grad=False):
         """Adds the gradient of self to the .grad of every leaf of its graph (and, with
         retain_grad, of every Variable in between). The pass starts from self.grad, or from
-        ones when it is None; every other gradient it propagates is its own, never an old .grad."""
+        ones when it is None; every other gradient it propagates is its own, never an old .grad.
+        Each .grad it sets is an array of its own, added to under one lock, as in PyTorch."""
         # This pass's gradients: a Variable leaves the dict when its creator runs, and no local
         # name keeps the seed alive after that.
-        grads = {self: _seed_of(self)}
-        if retain_grad or self.creator is None:
-            self.grad = grads[self]  # a leaf's gradient with respect to itself is the seed
-        if self.creator is None:
+        grads = {self: _checks.seed_of(self)}
+        if self.creator is None:  # a leaf adds its gradient with respect to itself, ones, as in PyTorch
+            with _grad_lock:  # (its .grad is what it accumulated, not a starting gradient)
+                if self.grad is None:
+                    self.grad = np.ones_like(self.data)
+                else:  # checked as a preset grad is; + 1.0 keeps its dtype and makes a new array
+                    self.grad = _checks.grad_sum(_checks.seed_of(self), 1.0)
             return
+        if retain_grad:
+            self.grad = grads[self]
         # Functions wait in buckets by generation. A Function's inputs were made by Functions of
         # lower generations, so walking the generations downward runs every Function after all the
         # Functions that consumed its outputs: O(n + generations), with no sorting.
@@ -140,14 +143,11 @@ class Variable:
                     gxs = (gxs,)
                 inputs = func.inputs
                 if len(gxs) != len(inputs):
-                    raise ValueError(f"{type(func).__name__}.backward returned {len(gxs)} gradients "
-                                     f"for {len(inputs)} inputs")
+                    raise _checks.wrong_gradient_count(func, gxs, inputs)
                 for x, gx in zip(inputs, gxs):
-                    # Within the pass a 0-d gradient may be the NumPy scalar NumPy makes of it: it has a
-                    # shape and dtype like an array, and becomes one when it is stored in a .grad.
                     data = x.data
                     if not isinstance(gx, _ARRAY_TYPES) or gx.dtype is not data.dtype or gx.shape != data.shape:
-                        gx = _checked_grad(gx, x, func, gxs)
+                        gx = _checks.checked_grad(gx, x, func, gxs)
                         if gx is None:
                             continue
                     if x in grads:  # out of place: gx may also be another Variable's gradient
@@ -156,90 +156,46 @@ class Variable:
                         grads[x] = gx
                         if x.creator is not None:
                             pending.setdefault(x.creator.generation, []).append(x.creator)
-                if retain_grad:
-                    for y, gy in zip(outputs, gys):
-                        if y is not self:
-                            y.grad = _sum(y.grad, gy)
-        for x, gx in grads.items():  # only leaves are left: their .grad accumulates across passes
-            x.grad = _sum(x.grad, gx)
+                if retain_grad:  # a copy: gy is also handed on to the inputs
+                    with _grad_lock:
+                        for y, gy in zip(outputs, gys):
+                            if y is not self:
+                                y.grad = np.array(gy) if y.grad is None else _checks.grad_sum(y.grad, gy)
+        with _grad_lock:  # only leaves are left: their .grad accumulates across passes
+            stored = set()  # the pass's arrays that became a leaf's .grad as they are
+            for x, gx in grads.items():
+                if x.grad is not None:
+                    x.grad = _checks.grad_sum(x.grad, gx)  # a new array
+                elif id(gx) in stored or gx is self.grad:  # another leaf's gradient, or the seed
+                    x.grad = np.array(gx)
+                else:
+                    x.grad = _checks.grad_sum(None, gx)
+                    stored.add(id(gx))
 
 
-def _describe(variable):
-    """How an error message names a Variable."""
-    if variable.name is not None:
-        return f"Variable {variable.name!r}"
-    if variable.creator is not None:
-        return f"the output of {type(variable.creator).__name__}"
-    return "the leaf Variable"
-
-
-def _seed_of(variable):
-    """The gradient backward() starts from: the Variable's own .grad if set, else ones."""
-    data = variable.data
-    if data is None:
-        raise ValueError("backward() needs data, but this Variable's data is None")
-    if data.dtype.kind != "f":
-        raise TypeError(f"backward() needs floating-point data, but {_describe(variable)} has dtype {data.dtype}: "
-                        f"integer Variables are constants and take no gradient")
-    grad = variable.grad
-    if grad is None:
-        return np.ones_like(data)
-    grad = np.asarray(grad) if isinstance(grad, np.generic) else grad
-    if not isinstance(grad, np.ndarray):
-        raise TypeError(f"the grad preset on {_describe(variable)} is a {type(grad).__name__}; "
-                        f"expected a numpy.ndarray")
-    if grad.shape != data.shape:
-        raise ValueError(f"the grad preset on {_describe(variable)} has shape {grad.shape}, "
-                         f"but its data has shape {data.shape}")
-    return grad if grad.dtype == data.dtype else grad.astype(data.dtype)
-
-
-def _checked_grad(gx, x, func, gxs):
-    """gx as x's gradient: x's shape and dtype; None for an integer x, a constant."""
-    if not isinstance(gx, _ARRAY_TYPES) or gx.shape != x.data.shape:
-        position = 1 + [xi is x and gi is gx for xi, gi in zip(func.inputs, gxs)].index(True)
-        if not isinstance(gx, _ARRAY_TYPES):
-            raise TypeError(f"{type(func).__name__}.backward returned {type(gx).__name__} as the gradient "
-                            f"of input {position}; expected a numpy.ndarray")
-        raise ValueError(f"{type(func).__name__}.backward returned a gradient of shape {gx.shape} "
-                         f"for input {position} of shape {x.data.shape}")
-    if x.data.dtype.kind != "f":
-        return None
-    return gx if gx.dtype == x.data.dtype else gx.astype(x.data.dtype)
-
-
-_ARRAY_TYPES = (np.ndarray, np.generic)
-
-
-def _sum(grad, gx):
-    """What a .grad holds after gx is added to it: an ndarray, also at 0-d (where NumPy gives scalars)."""
-    total = gx if grad is None else grad + gx
-    return total if type(total) is np.ndarray else np.asarray(total)
+_grad_lock = threading.Lock()  # a .grad is read, added to and written by one thread at a time
+_ARRAY_TYPES = _checks.ARRAY_TYPES
 
 
 def as_variable(obj, func_name="Function", position=1):
     if isinstance(obj, Variable):
         if obj.data is None:
-            raise ValueError(f"{func_name} input {position} is a Variable whose data is None")
+            raise _checks.no_data_input(func_name, position)
         return obj
     if isinstance(obj, np.ndarray):
         return Variable(obj)
     if isinstance(obj, (numbers.Number, np.generic)):
         return Variable(np.asarray(obj))
-    raise TypeError(f"{func_name} input {position} must be a Variable, numpy.ndarray or scalar, "
-                    f"got {type(obj).__name__}")
+    raise _checks.not_an_input(obj, func_name, position)
 
 
 def _as_variables(inputs, func_name):
     """The inputs as Variables. A Python int or float is weak, as in NumPy (NEP 50): it takes
     the dtype NumPy would give it next to the other inputs, so 2.0 keeps a float32 graph float32."""
-    variables = [x if _is_weak_scalar(x) else as_variable(x, func_name, i + 1) for i, x in enumerate(inputs)]
+    weak = _checks.is_weak_scalar
+    variables = [x if weak(x) else as_variable(x, func_name, i + 1) for i, x in enumerate(inputs)]
     arrays = [x.data for x in variables if isinstance(x, Variable)]
-    return [Variable(np.asarray(x, np.result_type(*arrays, x))) if _is_weak_scalar(x) else x for x in variables]
-
-
-def _is_weak_scalar(x):
-    return type(x) in (int, float)
+    return [Variable(_checks.weak_scalar_array(x, arrays)) if weak(x) else x for x in variables]
 
 
 # --- Function ----------------------------------------------------------------------
@@ -254,14 +210,11 @@ class Function:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        code = getattr(cls.forward, "__code__", None)
-        if code is not None and not code.co_flags & inspect.CO_VARARGS:
-            cls.arity = code.co_argcount - 1
+        cls.arity = _checks.arity_of(cls)
 
     def __call__(self, *inputs):
         if self.arity is not None and len(inputs) != self.arity:
-            raise TypeError(f"{type(self).__name__} takes {self.arity} input{'s' * (self.arity != 1)}, "
-                            f"got {len(inputs)}")
+            raise _checks.wrong_arity(self, inputs)
         for x in inputs:
             if type(x) is not Variable or x.data is None:
                 inputs = _as_variables(inputs, type(self).__name__)
@@ -273,13 +226,12 @@ class Function:
             ys = self.forward(*[x.data for x in inputs])
             generation = max([x.generation for x in inputs])
         if type(ys) is tuple:
-            outputs = [Variable(y if type(y) is np.ndarray else _checked_output(y, self)) for y in ys]
+            outputs = [Variable(y if type(y) is np.ndarray else _checks.checked_output(y, self)) for y in ys]
         else:
-            outputs = [Variable(ys if type(ys) is np.ndarray else _checked_output(ys, self))]
+            outputs = [Variable(ys if type(ys) is np.ndarray else _checks.checked_output(ys, self))]
         if _enable_backprop.get():
             if self.inputs is not None:
-                raise RuntimeError(f"this {type(self).__name__} instance has already recorded a call, and a "
-                                   f"Function records one call: use a new {type(self).__name__}() for each call")
+                raise _checks.already_recorded(self)
             self.inputs = list(inputs)
             self.generation = generation
             for output in outputs:
@@ -289,25 +241,13 @@ class Function:
             self.output_specs = [(y.shape, y.dtype) for y in outputs] if len(outputs) > 1 else None  # policy: weakref
         return outputs if len(outputs) > 1 else outputs[0]
 
-    def __reduce_ex__(self, protocol):
-        if self.inputs is not None:
-            raise TypeError(f"cannot copy or pickle a {type(self).__name__} that has recorded a call: "
-                            f"it is part of a graph")
-        return super().__reduce_ex__(protocol)
+    __reduce_ex__ = _checks.reduce_unrecorded  # copy, deepcopy and pickle: not once it is part of a graph
 
     def forward(self, *xs):
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def backward(self, *gys):
         raise NotImplementedError(f"{type(self).__name__} does not define backward()")
-
-
-def _checked_output(y, func):
-    if isinstance(y, np.generic):  # numpy turns 0-d results into scalars: the common way here
-        return np.asarray(y)
-    if isinstance(y, np.ndarray):  # an ndarray subclass
-        return y
-    raise TypeError(f"{type(func).__name__}.forward returned {type(y).__name__}; expected a numpy.ndarray")
 
 
 def _sum_to(gy, shape):
@@ -388,11 +328,12 @@ class Pow(Function):
 
     def backward(self, gy):
         x0, x1 = self.inputs
-        # d(x0**x1)/dx0 = x1 * x0**(x1 - 1), taken as 0 where x1 == 0 (0**0 included), as in PyTorch;
-        # d(x0**x1)/dx1 = x0**x1 * log(x0): nan for a negative base, as in PyTorch.
+        # As in PyTorch: d(x0**x1)/dx0 = x1 * x0**(x1 - 1), taken as 0 where x1 == 0 (0**0 included);
+        # d(x0**x1)/dx1 = x0**x1 * log(x0), taken as 0 where x0 == 0 and x1 >= 0 (so -inf at 0 for
+        # a negative x1, nan for a negative base).
         with np.errstate(divide="ignore", invalid="ignore"):
             gx0 = gy * np.where(x1.data == 0, 0, x1.data * x0.data ** (x1.data - 1))
-            gx1 = gy * x0.data ** x1.data * np.log(np.where(x0.data == 0, 1, x0.data))
+            gx1 = gy * np.where((x0.data == 0) & (x1.data >= 0), 0, x0.data ** x1.data * np.log(x0.data))
         return _sum_to(gx0, x0.data.shape), _sum_to(gx1, x1.data.shape)
 
 
