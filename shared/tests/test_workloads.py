@@ -64,7 +64,7 @@ def test_registry_entry_describes_the_function(name):
     assert workload.full_params.get("size") == 1_000_000
     assert workload.progress_total in workload.default_params
     assert any(workload.progress_local in code.co_varnames
-               for code in workloads._code_objects(workload.function.__code__))
+               for code in workloads.code_objects(workload.function.__code__))
     assert workload.description and workload.bound_formula
     # Workloads are plain: no profiling or collector code inside them.
     source = inspect.getsource(workload.function)
