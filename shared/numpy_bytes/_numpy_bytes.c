@@ -1,7 +1,6 @@
 /* _numpy_bytes: the live bytes of NumPy array data and their exact peak, counted in C.
  *
- * A NEP 49 data-memory handler (PyDataMem_SetHandler) that wraps the handler it replaces (NumPy's
- * default, normally) and only counts: every allocation, zeroed allocation, reallocation and free
+ * NEP 49 data-memory functions that wrap NumPy's default handler's and only count: every allocation, zeroed allocation, reallocation and free
  * is passed to the wrapped handler's own function, so that NumPy's small-block cache, its
  * hugepage advice and, on PyPy, its memory pressure (_PyPyGC_AddMemoryPressure in
  * _npy_alloc_cache) happen exactly as without the counter. The interpreter is told about each
@@ -146,9 +145,7 @@ added(size_t size)
 }
 
 /* --- the handler: the wrapped handler's functions, counted --------------------------------- */
-static PyObject *inner_capsule = NULL; /* kept for ever: arrays made through us free through it */
-static PyDataMemAllocator inner;
-static PyObject *our_capsule = NULL;
+static PyDataMemAllocator inner; /* NumPy's default functions, called by the counting ones */
 static int is_installed = 0;
 
 static void *
@@ -251,6 +248,12 @@ static PyDataMem_Handler counting_handler = {
 };
 
 /* --- Python API ------------------------------------------------------------------------------ */
+/* install() swaps the counting functions into NumPy's own default handler struct rather than
+ * calling PyDataMem_SetHandler: setting the handler's context variable makes every later array
+ * read a non-default context value, which on PyPy allocates (cpyext) and moved its collections.
+ * So nothing NumPy or the interpreter does changes but the four function pointers. */
+static PyDataMem_Handler *patched = NULL;
+
 static PyObject *
 install(PyObject *self, PyObject *unused)
 {
@@ -263,33 +266,26 @@ install(PyObject *self, PyObject *unused)
         return NULL;
     }
     PyDataMem_Handler *handler = PyCapsule_GetPointer(current, "mem_handler");
+    Py_DECREF(current); /* the default handler is a static of NumPy's: it outlives the capsule reference */
     if (handler == NULL) {
-        Py_DECREF(current);
         return NULL;
     }
-    if (handler == &counting_handler) {
-        Py_DECREF(current);
-        PyErr_SetString(PyExc_RuntimeError, "_numpy_bytes is numpy's current handler already");
-        return NULL;
-    }
-    if (inner_capsule == NULL) {
-        inner_capsule = current; /* the reference is kept for ever */
-        inner = handler->allocator;
-    }
-    else {
-        Py_DECREF(current);
-        if (memcmp(&inner, &handler->allocator, sizeof(inner)) != 0) {
-            PyErr_SetString(PyExc_RuntimeError,
-                            "numpy's handler changed since _numpy_bytes was first installed; "
-                            "arrays counted then still free through the first one");
+    if (patched == NULL) {
+        if (strcmp(handler->name, "default_allocator") != 0) {
+            PyErr_Format(PyExc_RuntimeError, "numpy's current data handler is %.100s, not its default_allocator: "
+                         "_numpy_bytes counts only through the default", handler->name);
             return NULL;
         }
+        inner = handler->allocator;
+        patched = handler;
     }
-    PyObject *previous = PyDataMem_SetHandler(our_capsule);
-    if (previous == NULL) {
+    else if (handler != patched) {
+        PyErr_SetString(PyExc_RuntimeError, "numpy's current data handler is not the one _numpy_bytes counts in");
         return NULL;
     }
-    Py_DECREF(previous);
+    acquire();
+    patched->allocator = counting_handler.allocator;
+    release();
     is_installed = 1;
     Py_RETURN_NONE;
 }
@@ -301,11 +297,11 @@ uninstall(PyObject *self, PyObject *unused)
         PyErr_SetString(PyExc_RuntimeError, "_numpy_bytes is not installed");
         return NULL;
     }
-    PyObject *previous = PyDataMem_SetHandler(inner_capsule);
-    if (previous == NULL) {
-        return NULL;
-    }
-    Py_DECREF(previous);
+    /* Arrays made while counting then free uncounted (numpy calls the struct's current free):
+     * live() keeps their bytes; install() again before they go to count their frees. */
+    acquire();
+    patched->allocator = inner;
+    release();
     is_installed = 0;
     Py_RETURN_NONE;
 }
@@ -365,9 +361,9 @@ stats(PyObject *self, PyObject *unused)
 }
 
 static PyMethodDef methods[] = {
-    {"install", install, METH_NOARGS, "Make the counting handler numpy's (wrapping the current one)."},
-    {"uninstall", uninstall, METH_NOARGS, "Give numpy back the handler it had; counted arrays stay counted."},
-    {"installed", installed, METH_NOARGS, "Whether the counting handler is numpy's now."},
+    {"install", install, METH_NOARGS, "Count through numpy's default handler (its functions wrapped)."},
+    {"uninstall", uninstall, METH_NOARGS, "Give numpy's default handler its own functions back."},
+    {"installed", installed, METH_NOARGS, "Whether numpy's default handler counts now."},
     {"live", live, METH_NOARGS, "Bytes of array data allocated through the counter and not yet freed."},
     {"peak", peak, METH_NOARGS, "The highest live since the start or the last reset_peak()."},
     {"reset_peak", reset_peak, METH_NOARGS, "Sets the peak to the live bytes now."},
@@ -387,11 +383,6 @@ PyInit__numpy_bytes(void)
     import_array();
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) {
-        return NULL;
-    }
-    our_capsule = PyCapsule_New(&counting_handler, "mem_handler", NULL);
-    if (our_capsule == NULL) {
-        Py_DECREF(m);
         return NULL;
     }
     return m;
