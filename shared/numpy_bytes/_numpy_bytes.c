@@ -10,7 +10,9 @@
  * The counting allocates no Python object, so it cannot move the cyclic collector's schedule
  * (Python callbacks would: each allocates objects that the collector counts). Each pointer's size
  * is kept in a C hash table (pointer -> bytes), so a free or a realloc subtracts exactly what was
- * added, whatever size NumPy passes to free (a mismatch is counted, for the tests).
+ * added, whatever size NumPy passes to free (a mismatch is counted, for the tests). A block made
+ * before install() and freed after it is passed on uncounted (unknown_frees); one made while
+ * counting and freed after uninstall() stays in live().
  *
  * Python API: install(), uninstall(), installed(), live(), peak(), reset_peak(), allocations(),
  * stats() (a dict: call it outside a measured region; it allocates).

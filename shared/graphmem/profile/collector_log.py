@@ -10,7 +10,7 @@ The log must not move what it records. On CPython every allocation of a collecto
 raises the generation-0 count and every free of one lowers it, so the log allocates none that
 outlive a collection except two: reading the iteration materializes the workload's frame object
 (and, before 3.13, its locals dict), which live as long as the workload. For those it frees as
-many of the empty lists it allocated before the loop, so the count stays where it would be.
+many of the objects it allocated before the loop, so the count stays where it would be.
 Runs on Python 3.9 (PyPy 7.3.11).
 """
 import gc
@@ -19,7 +19,12 @@ import sys
 import sysconfig
 import time
 
-RESERVE = 8  # empty lists freed to give back the objects that reading the iteration keeps alive
+RESERVE = 8  # objects freed to give back those that reading the iteration keeps alive
+
+
+class _Token:
+    """A reserve object: a plain instance, allocated and freed through the collector's count (a list
+    or a dict may come from and go to a free list, which the count does not see)."""
 
 
 def _gen0():
@@ -59,7 +64,7 @@ class CollectorLog:
         self._codes = codes
         self._local = progress_local
         self._frame = None
-        self._reserve = [[] for _ in range(RESERVE)]
+        self._reserve = [_Token() for _ in range(RESERVE)]
         self._started = None
         self._pypy = not hasattr(gc, "callbacks")
 
