@@ -1,35 +1,28 @@
 """What the harness records about the interpreter and its collector, without moving the collector.
 
-`CollectorLog` counts the collector's runs and seconds per generation and the workload iteration
-of each collection: CPython's cyclic collections through `gc.callbacks`; PyPy's through
-`gc.hooks` (runs[0] its minor collections, runs[2] its major ones, which are the ones that free
-cycles; PyPy has no generation 1). `interpreter()` describes the process's interpreter for every
-record. `set_start_phase` sets CPython's generation-0 count to a fraction of its threshold.
+`CollectorLog` counts the collector's runs and seconds per generation and where each collection
+came: CPython's cyclic collections through `gc.callbacks`; PyPy's through `gc.hooks` (runs[0]
+its minor collections, runs[2] its major ones, which are the ones that free cycles; PyPy has no
+generation 1). `interpreter()` describes the process's interpreter for every record.
+`set_start_phase` sets CPython's generation-0 count to a fraction of its threshold.
 
 The log must not move what it records. On CPython every allocation of a collector-tracked object
-raises the generation-0 count and every free of one lowers it, so the log allocates none that
-outlive a collection except two: reading the iteration materializes the workload's frame object
-(and, before 3.13, its locals dict), which live as long as the workload. For those it frees as
-many of the objects it allocated before the loop, so the count stays where it would be.
+raises the generation-0 count and (unless it goes to a free list) every free lowers it, never
+below 0; reading the workload's loop counter from its frame would make frame objects and a
+locals dict, whose frees later in the iteration the uninstrumented run does not have. So during
+the run the log records only where each collection came as the number of NumPy arrays allocated
+so far, read from the C counter (shared/numpy_bytes: a Python int, which the collector does not
+track). `iteration_starts` then runs the workload once more, small and traced, to learn at which
+array each iteration begins; `iterations_of` turns positions into iterations. The workloads are
+seeded and allocate the same arrays in the same order whatever their size.
 Runs on Python 3.9 (PyPy 7.3.11).
 """
+import bisect
 import gc
 import platform
 import sys
 import sysconfig
 import time
-
-RESERVE = 8  # objects freed to give back those that reading the iteration keeps alive
-
-
-class _Token:
-    """A reserve object: a plain instance, allocated and freed through the collector's count (a list
-    or a dict may come from and go to a free list, which the count does not see)."""
-
-
-def _gen0():
-    """CPython's generation-0 count (the tuple get_count makes is freed at once), None elsewhere."""
-    return gc.get_count()[0] if hasattr(gc, "get_count") else None
 
 
 def has_generations():
@@ -40,52 +33,50 @@ def interpreter():
     """The interpreter of this process: implementation, versions, numpy and the collector's thresholds."""
     import numpy
 
-    free_threaded = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
     return {
         "implementation": sys.implementation.name,
         "version": platform.python_version(),
         "implementation_version": ".".join(str(part) for part in sys.implementation.version[:3]),
         "numpy": numpy.__version__,
         "gc_threshold": list(gc.get_threshold()) if hasattr(gc, "get_threshold") else None,
-        "free_threaded": free_threaded,
+        "free_threaded": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
         "executable": sys.executable,
     }
 
 
 class CollectorLog:
-    """Runs and seconds per generation, and (generation, iteration) of each collection, while installed."""
+    """Runs and seconds per generation, and generation and position of each collection, while installed.
 
-    def __init__(self, codes=frozenset(), progress_local="iteration"):
+    `counter` is the numpy_bytes module (or None: then positions are None); a position is the
+    number of arrays it counted since `install()`.
+    """
+
+    def __init__(self, counter=None):
         self.runs = [0, 0, 0]
         self.seconds = [0.0, 0.0, 0.0]
-        self.generations = []  # one entry per collection, ints only (no tracked object per entry)
-        self.iterations = []  # the workload's loop counter at that collection, or None
-        self.uncompensated = 0  # objects kept alive that the reserve could not give back
-        self._codes = codes
-        self._local = progress_local
-        self._frame = None
-        self._reserve = [_Token() for _ in range(RESERVE)]
+        self.generations = []  # one entry per collection, ints only (nothing tracked per entry)
+        self.positions = []  # arrays allocated before that collection, or None
+        self._counter = counter
+        self._base = 0
         self._started = None
         self._pypy = not hasattr(gc, "callbacks")
 
-    # --- installing --------------------------------------------------------------------
     def install(self):
+        if self._counter is not None:
+            self._base = self._counter.allocations()
         if self._pypy:
             gc.hooks.set(self)  # reads on_gc_minor, on_gc_collect_step, on_gc_collect
         else:
             gc.callbacks.append(self)
 
     def uninstall(self):
-        """Stops logging and lets the workload's frame go (it holds the workload's last locals)."""
         if self._pypy:
             gc.hooks.reset()
         else:
             gc.callbacks.remove(self)
-        self._frame = None
 
-    def collections(self):
-        """[[generation, iteration], ...] in order (a fresh list: call it after uninstall)."""
-        return [[generation, iteration] for generation, iteration in zip(self.generations, self.iterations)]
+    def _position(self):
+        return self._counter.allocations() - self._base if self._counter is not None else None
 
     # --- CPython: gc.callbacks ----------------------------------------------------------
     def __call__(self, phase, info):
@@ -97,9 +88,9 @@ class CollectorLog:
             self.seconds[generation] += time.perf_counter() - self._started
             self._started = None
             self.generations.append(generation)
-            self.iterations.append(self._iteration(2))
+            self.positions.append(self._position())
 
-    # --- PyPy: gc.hooks -----------------------------------------------------------------
+    # --- PyPy: gc.hooks (called at the next safe point after the collection) ---------------
     def on_gc_minor(self, stats):
         self.runs[0] += stats.count
         self.seconds[0] += stats.duration
@@ -109,39 +100,57 @@ class CollectorLog:
 
     def on_gc_collect(self, stats):
         self.runs[2] += stats.count
-        iteration = self._iteration(2)
+        position = self._position()
         for _ in range(stats.count):
             self.generations.append(2)
-            self.iterations.append(iteration)
+            self.positions.append(position)
 
-    # --- the iteration ------------------------------------------------------------------
-    def _iteration(self, depth):
-        """The progress counter in the innermost workload frame of the stack `depth` frames up."""
-        if self._frame is None:
-            frame = sys._getframe(depth)
-            while frame is not None and not (frame.f_code in self._codes
-                                             and self._local in frame.f_code.co_varnames):
-                frame = frame.f_back
-            if frame is None:
-                return None
-            # Its frame object now lives while the workload runs (the frames walked past are
-            # freed when their functions return, which gives their counts back by itself).
-            self._frame = frame
-            self._give_back(1)
-        before = _gen0()
-        value = self._frame.f_locals.get(self._local)
-        if before is not None:
-            self._give_back(_gen0() - before)  # the locals dict made by the first read (< 3.13)
-        return value
+    def collections(self, starts=None):
+        """[[generation, position, iteration], ...] in order; the iteration from `starts` (iteration_starts)."""
+        iterations = iterations_of(self.positions, starts)
+        return [[generation, position, iteration]
+                for generation, position, iteration in zip(self.generations, self.positions, iterations)]
 
-    def _give_back(self, objects):
-        if self._pypy:
-            return
-        for _ in range(objects):
-            if self._reserve:
-                self._reserve.pop()
-            else:
-                self.uncompensated += 1
+
+def iteration_starts(workload, ops, kwargs, counter, codes):
+    """(iteration, arrays allocated before it) for each iteration, from one traced call of the workload.
+
+    Call it after the measured run, with small arguments: the trace and the run are not measured."""
+    starts, seen = [], [None]
+    local = workload.progress_local
+    base = counter.allocations()
+
+    def in_frame(frame, event, arg):
+        if event == "line":
+            value = frame.f_locals.get(local)
+            if value is not None and value != seen[0]:
+                seen[0] = value
+                starts.append((value, counter.allocations() - base))
+        return in_frame
+
+    def on_call(frame, event, arg):
+        if frame.f_code in codes and local in frame.f_code.co_varnames:
+            return in_frame
+        return None
+
+    sys.settrace(on_call)
+    try:
+        workload.function(ops, **kwargs)
+    finally:
+        sys.settrace(None)
+    return starts
+
+
+def iterations_of(positions, starts):
+    """The iteration running at each position (None where unknown or before the first iteration)."""
+    if not starts:
+        return [None] * len(positions)
+    boundaries = [allocated for _, allocated in starts]
+    found = []
+    for position in positions:
+        index = bisect.bisect_right(boundaries, position) - 1 if position is not None else -1
+        found.append(starts[index][0] if index >= 0 else None)
+    return found
 
 
 def set_start_phase(phase, keep):

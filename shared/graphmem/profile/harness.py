@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 from graphmem.atomic_files import write_json_atomically
-from graphmem.profile.collector_log import CollectorLog, interpreter, set_start_phase
+from graphmem.profile.collector_log import CollectorLog, interpreter, iteration_starts, set_start_phase
 from graphmem.profile.processes import start
 from graphmem.sizes import format_size
 from graphmem.workloads import code_objects
@@ -105,10 +105,19 @@ def render(capture, spec):
 class Outcome:
     """What one call of the workload did: its status, time, the collector's work and the array bytes."""
 
-    def __init__(self, status, reason, completed, wall_seconds, log, count_at_start, array_bytes):
+    def __init__(self, status, reason, completed, wall_seconds, log, count_at_start, count_at_end, array_bytes):
         self.status, self.reason, self.completed, self.wall_seconds, self.log = (
             status, reason, completed, wall_seconds, log)
-        self.count_at_start, self.array_bytes = count_at_start, array_bytes
+        self.count_at_start, self.count_at_end, self.array_bytes = count_at_start, count_at_end, array_bytes
+
+
+def counts():
+    """CPython's collector counts per generation as a list, None elsewhere. The list is tracked:
+    read it only where one more tracked object does not matter (just before or after the workload)."""
+    if not hasattr(gc, "get_count"):
+        return None
+    gen0, gen1, gen2 = gc.get_count()  # the tuple is freed at once
+    return [gen0, gen1, gen2]
 
 
 def run_workload(workload, params, ceiling, ops=None, counter=None, start_phase=None):
@@ -120,7 +129,7 @@ def run_workload(workload, params, ceiling, ops=None, counter=None, start_phase=
     if ops is None:
         from graphmem.adapters import make_adapter
         ops = make_adapter("ours")
-    log = CollectorLog(code_objects(workload.function.__code__), workload.progress_local)
+    log = CollectorLog(counter)
     kwargs = ops.scaled_params(params)
     keep = []  # the start phase's objects, alive through the loop
     soft_limit, hard_limit = resource.getrlimit(resource.RLIMIT_AS)
@@ -132,10 +141,8 @@ def run_workload(workload, params, ceiling, ops=None, counter=None, start_phase=
     gc.collect()
     if start_phase is not None:
         set_start_phase(start_phase, keep)
-    gen0 = gen1 = gen2 = None
-    if hasattr(gc, "get_count"):
-        gen0, gen1, gen2 = gc.get_count()  # ints only: the tuple is freed at once, nothing tracked is kept
-    log.install()
+    start = counts()
+    log.install()  # a list append and a C read: nothing tracked
     if counter is not None:
         live_at_start = counter.live()
         counter.reset_peak()
@@ -144,6 +151,7 @@ def run_workload(workload, params, ceiling, ops=None, counter=None, start_phase=
         workload.function(ops, **kwargs)
     except MemoryError as error:
         wall_seconds = time.perf_counter() - started
+        end = counts()
         log.uninstall()
         resource.setrlimit(resource.RLIMIT_AS, (soft_limit, hard_limit))
         completed = workload.progress_in(error.__traceback__)
@@ -153,6 +161,7 @@ def run_workload(workload, params, ceiling, ops=None, counter=None, start_phase=
         del error  # the traceback holds the workload's frame and so its last graph
     else:
         wall_seconds = time.perf_counter() - started
+        end = counts()
         log.uninstall()
     array_bytes = None
     if counter is not None:
@@ -160,8 +169,10 @@ def run_workload(workload, params, ceiling, ops=None, counter=None, start_phase=
                        "live_at_return": counter.live() - live_at_start}
     resource.setrlimit(resource.RLIMIT_AS, (soft_limit, hard_limit))
     del keep
-    count_at_start = [gen0, gen1, gen2] if gen0 is not None else None
-    return Outcome(status, reason, completed, wall_seconds, log, count_at_start, array_bytes)
+    return Outcome(status, reason, completed, wall_seconds, log, start, end, array_bytes)
+
+
+CALIBRATION_SIZE = 16  # the array size of the traced run that finds where each iteration begins
 
 
 def collector_numbers(log, collector):
@@ -170,10 +181,18 @@ def collector_numbers(log, collector):
         "seconds": [round(s, 6) for s in log.seconds],
         "variant_collections": collector.collections if collector is not None else None,
         "variant_seconds": round(collector.seconds, 6) if collector is not None else None,
-        # [generation, iteration] per collection (PyPy: its major collections, as generation 2)
-        "collections": log.collections(),
-        "uncompensated_objects": log.uncompensated,
     }
+
+
+def collection_positions(spec, workload, params, ops, counter, log):
+    """[[generation, arrays allocated before it, iteration], ...] per collection (PyPy: its major ones,
+    as generation 2). The iterations come from a traced run at a small size, after everything else."""
+    starts = None
+    if counter is not None and log.positions:
+        small = dict(params, size=min(params["size"], CALIBRATION_SIZE)) if "size" in params else params
+        starts = iteration_starts(workload, ops, ops.scaled_params(small), counter,
+                                  code_objects(workload.function.__code__))
+    return log.collections(starts)
 
 
 def numpy_bytes_counter(spec):
@@ -247,14 +266,16 @@ def prepare(spec):
 
 
 def common_numbers(spec, outcome, collector, counter_reason):
-    """What every process records: status, time, the collector's work, the array bytes, the interpreter."""
+    """What every process records: status, time, the collector's work, the array bytes, the interpreter
+    (but the position of each collection: collection_positions, last)."""
     return {
         "status": outcome.status,
         "reason": outcome.reason,
         "iterations_completed": outcome.completed,
         "wall_seconds": round(outcome.wall_seconds, 6),
         "gc": collector_numbers(outcome.log, collector),
-        "gc_count_at_start": outcome.count_at_start,
+        "gc_count_at_start": outcome.count_at_start,  # CPython: where the loop's count began
+        "gc_count_at_end": outcome.count_at_end,  # and where it stood when the workload returned
         "start_phase": spec.get("start_phase"),
         "numpy_bytes": outcome.array_bytes,
         **({"numpy_bytes_unavailable": counter_reason} if outcome.array_bytes is None else {}),
@@ -312,6 +333,7 @@ def measure(spec):
     who = ({"implementation": ops.name, "ran_params": ops.scaled_params(params)} if spec.get("implementation")
            else {"variant": ops.name})
     numbers = common_numbers(spec, outcome, collector, counter_reason)
+    numbers["gc"]["collections"] = collection_positions(spec, workload, params, ops, counter, outcome.log)
     return {
         **who,
         "workload": workload.name,
@@ -347,7 +369,9 @@ def time_once(spec):
     workload, params, collector, ops, counter, counter_reason = prepare(spec)
     outcome = run_in_process(spec, workload, params, ops, counter)
     gc.enable()
-    return common_numbers(spec, outcome, collector, counter_reason)
+    numbers = common_numbers(spec, outcome, collector, counter_reason)
+    numbers["gc"]["collections"] = collection_positions(spec, workload, params, ops, counter, outcome.log)
+    return numbers
 
 
 def main(argv=None):
