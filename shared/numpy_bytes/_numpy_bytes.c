@@ -33,6 +33,9 @@ typedef struct {
     size_t size;
 } slot_t;
 
+/* Made by install(), before any measurement starts: a tracker such as memray, which sees this C
+ * allocation, sees it grow only past INITIAL_SLOTS / 2 arrays alive at once. */
+#define INITIAL_SLOTS ((size_t)1 << 16)
 static slot_t *table = NULL;
 static size_t capacity = 0; /* a power of two */
 static size_t occupied = 0;
@@ -66,7 +69,7 @@ table_put(slot_t *into, size_t mask, void *ptr, size_t size)
 static int
 table_grow(void)
 {
-    size_t new_capacity = capacity ? capacity * 2 : 4096;
+    size_t new_capacity = capacity ? capacity * 2 : INITIAL_SLOTS;
     slot_t *bigger = calloc(new_capacity, sizeof(slot_t));
     if (bigger == NULL) {
         return -1;
@@ -286,8 +289,14 @@ install(PyObject *self, PyObject *unused)
         return NULL;
     }
     acquire();
-    patched->allocator = counting_handler.allocator;
+    int no_table = capacity == 0 && table_grow() < 0;
+    if (!no_table) {
+        patched->allocator = counting_handler.allocator;
+    }
     release();
+    if (no_table) {
+        return PyErr_NoMemory();
+    }
     is_installed = 1;
     Py_RETURN_NONE;
 }

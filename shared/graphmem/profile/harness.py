@@ -14,8 +14,8 @@ ceiling are process-wide, hence one process each.
 
 Beside memray, every process counts the live bytes of NumPy array data and their exact peak with
 the C handler of shared/numpy_bytes (`"numpy_bytes"`: true requires it, false leaves it out,
-absent uses it where it is built), records the iteration of each collection (graphmem.profile.
-collector_log) and its interpreter. memray is used only where requested and importable: PyPy has
+absent uses it where it is built), records the place of each collection (the arrays allocated
+before it, and so its iteration: graphmem.profile.collector_log) and its interpreter. memray is used only where requested and importable: PyPy has
 neither memray nor tracemalloc, and there the counter's peak is the measurement. `"start_phase"`
 (a fraction in [0, 1)) sets CPython's generation-0 count to that share of its threshold before
 the loop. Runs on Python 3.9 (PyPy 7.3.11).
@@ -141,7 +141,7 @@ def run_workload(workload, params, ceiling, ops=None, counter=None, start_phase=
     gc.collect()
     if start_phase is not None:
         set_start_phase(start_phase, keep)
-    start = counts()
+    count_at_start = counts()
     log.install()  # a list append and a C read: nothing tracked
     if counter is not None:
         live_at_start = counter.live()
@@ -169,7 +169,7 @@ def run_workload(workload, params, ceiling, ops=None, counter=None, start_phase=
                        "live_at_return": counter.live() - live_at_start}
     resource.setrlimit(resource.RLIMIT_AS, (soft_limit, hard_limit))
     del keep
-    return Outcome(status, reason, completed, wall_seconds, log, start, end, array_bytes)
+    return Outcome(status, reason, completed, wall_seconds, log, count_at_start, end, array_bytes)
 
 
 CALIBRATION_SIZE = 16  # the array size of the traced run that finds where each iteration begins
