@@ -130,13 +130,19 @@ def variant_of(python):
 def harness(python, tmp_path, name, **spec):
     spec = {"variant": variant_of(python), "workload": "seed_loop", "mode": "auto", "gc_budget": None,
             "ceiling_bytes": None, "capture": str(tmp_path / f"{name}.bin"), "memray": False, **spec}
+    done, result_path = harness_process(python, tmp_path, name, spec)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(result_path.read_text())
+
+
+def harness_process(python, tmp_path, name, spec):
+    """`python -m graphmem.profile.harness` on the spec: the finished process and its result's path."""
     spec_path, result_path = tmp_path / f"{name}.spec.json", tmp_path / f"{name}.json"
     spec_path.write_text(json.dumps(spec))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(SHARED), os.environ.get("PYTHONPATH")]))}
     done = subprocess.run([python, "-m", "graphmem.profile.harness", str(spec_path), str(result_path)],
                           env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return json.loads(result_path.read_text())
+    return done, result_path
 
 
 @pytest.mark.parametrize("python", INTERPRETERS)
@@ -245,3 +251,26 @@ def test_start_phase_reaches_its_count(generational):
     reached = set_start_phase(0.5, keep)
     assert reached == round(0.5 * gc.get_threshold()[0])
 
+
+
+# --- an interpreter without memray, tracemalloc or generations (PyPy) --------------------------
+TRACING_ONLY = [python for python in INTERPRETERS
+                if subprocess.run([python, "-c", "import gc; gc.get_count"], capture_output=True).returncode != 0]
+
+
+@pytest.mark.parametrize("python", TRACING_ONLY)
+def test_without_memray_the_counter_measures(python, tmp_path):
+    result = harness(python, tmp_path, "pypy", params={"size": 10_000, "iterations": 10}, memray=True)
+    assert result["peak_heap_bytes"] is None and "memray" in result["memray_unavailable"]
+    assert result["numpy_bytes"]["peak"] >= result["live_set_bound_bytes"]
+    assert result["interpreter"]["gc_threshold"] is None
+    assert result["interpreter"]["implementation"] != "cpython"
+
+
+@pytest.mark.parametrize("python", TRACING_ONLY)
+def test_a_start_phase_without_generations_is_named(python, tmp_path):
+    done, _ = harness_process(python, tmp_path, "phase", {
+        "variant": variant_of(python), "workload": "seed_loop", "mode": "auto", "params": {"size": 10, "iterations": 2},
+        "gc_budget": None, "memray": False, "start_phase": 0.5})
+    assert done.returncode != 0
+    assert "start_phase needs a generational collector's count" in done.stderr.strip().splitlines()[-1]
