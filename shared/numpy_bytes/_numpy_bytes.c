@@ -1,7 +1,8 @@
 /* _numpy_bytes: the live bytes of NumPy array data and their exact peak, counted in C.
  *
- * NEP 49 data-memory functions that wrap NumPy's default handler's and only count: every allocation, zeroed allocation, reallocation and free
- * is passed to the wrapped handler's own function, so that NumPy's small-block cache, its
+ * NEP 49 data-memory functions that wrap NumPy's default handler's and only count: every
+ * allocation, zeroed allocation, reallocation and free is passed to the default's own function
+ * (install() swaps them into the default handler's struct), so that NumPy's small-block cache, its
  * hugepage advice and, on PyPy, its memory pressure (_PyPyGC_AddMemoryPressure in
  * _npy_alloc_cache) happen exactly as without the counter. The interpreter is told about each
  * allocation by NumPy itself: PyDataMem_UserNEW/UserFREE call PyTraceMalloc_Track/Untrack around
@@ -13,6 +14,10 @@
  * added, whatever size NumPy passes to free (a mismatch is counted, for the tests). A block made
  * before install() and freed after it is passed on uncounted (unknown_frees); one made while
  * counting and freed after uninstall() stays in live().
+ *
+ * Our own extension rather than C pointers handed to the numpy-allocator package: that package
+ * installs its handler with PyDataMem_SetHandler, whose context variable moved PyPy's schedule,
+ * and it would still need a compiled library of ours for the counting functions.
  *
  * Python API: install(), uninstall(), installed(), live(), peak(), reset_peak(), allocations(),
  * stats() (a dict: call it outside a measured region; it allocates).
