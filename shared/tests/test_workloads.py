@@ -1,7 +1,12 @@
-"""The shared workloads and their live-set bounds, measured directly with tracemalloc."""
+"""The shared workloads and their live-set bounds, measured directly with tracemalloc (or, where the
+interpreter has none, as on PyPy, with the numpy_bytes counter of shared/numpy_bytes)."""
 import gc
 import inspect
-import tracemalloc
+
+try:
+    import tracemalloc
+except ImportError:  # PyPy
+    tracemalloc = None
 
 import numpy.random  # noqa: F401  numpy imports it lazily; its import must not count as a workload's memory
 import pytest
@@ -27,6 +32,8 @@ SMALL_PARAMS = {
 
 def traced_peak(function, **params):
     """Peak bytes traced (numpy reports its array data to tracemalloc) while function runs."""
+    if tracemalloc is None:
+        return counted_peak(function, **params)
     gc.collect()
     tracemalloc.start()
     try:
@@ -36,6 +43,20 @@ def traced_peak(function, **params):
     finally:
         tracemalloc.stop()
         gc.collect()
+
+
+def counted_peak(function, **params):
+    """Peak bytes of array data counted by numpy_bytes while function runs."""
+    counter = pytest.importorskip("_numpy_bytes", reason="no tracemalloc here, and shared/numpy_bytes is not built")
+    if not counter.installed():
+        counter.install()
+    gc.collect()
+    start = counter.live()
+    counter.reset_peak()
+    function(OURS, **params)
+    peak = counter.peak() - start
+    gc.collect()
+    return peak
 
 
 def test_every_workload_has_small_params_here():
@@ -64,7 +85,7 @@ def test_registry_entry_describes_the_function(name):
     assert workload.full_params.get("size") == 1_000_000
     assert workload.progress_total in workload.default_params
     assert any(workload.progress_local in code.co_varnames
-               for code in workloads._code_objects(workload.function.__code__))
+               for code in workloads.code_objects(workload.function.__code__))
     assert workload.description and workload.bound_formula
     # Workloads are plain: no profiling or collector code inside them.
     source = inspect.getsource(workload.function)

@@ -66,7 +66,7 @@ class Citation:
 
     module: str
     marker: str
-    path: str | None = None
+    path: "str | None" = None  # quoted: the harness imports this on Python 3.9 (PyPy)
 
     def locate(self):
         """{"file", "line", "text"} in the installed package; raises LookupError if the marker is gone."""

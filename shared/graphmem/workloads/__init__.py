@@ -184,19 +184,19 @@ class Workload:
 
         The counter may live in a function nested in the workload (the graph a library traces).
         """
-        codes = _code_objects(self.function.__code__)
+        codes = code_objects(self.function.__code__)
         for frame, _ in reversed(list(traceback.walk_tb(tb))):
             if frame.f_code in codes and self.progress_local in frame.f_locals:
                 return frame.f_locals[self.progress_local]
         return None
 
 
-def _code_objects(code):
+def code_objects(code):
     """A code object and every function or lambda defined inside it."""
     found = {code}
     for constant in code.co_consts:
         if isinstance(constant, types.CodeType):
-            found |= _code_objects(constant)
+            found |= code_objects(constant)
     return found
 
 
