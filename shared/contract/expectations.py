@@ -144,6 +144,10 @@ class MemoryExpectation:
     tiny_loop_budget: int  # the budget the tiny loop's peak may reach first: SMALL_BUDGET where there is one
 
     @property
+    def no_budget_collector(self):
+        return not self.budget_collector
+
+    @property
     def gen0_threshold(self):
         return self.interpreter.gen0_threshold
 
