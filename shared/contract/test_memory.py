@@ -76,10 +76,11 @@ def test_dropped_graph_stays_until_a_collection_while_others_are_built(collector
 @pytest.mark.needs("budget_collector", "drop_is_deterministic")
 def test_dropped_graph_not_freed_before_the_budget(collector_off, small_budget):
     count = graphs_below(small_budget, margin=3)
+    collections = small_budget.collections
     y, probes = build_graph()
     del y
     filler = [build_graph()[0] for _ in range(count)]  # stay below the budget
-    assert small_budget.collections == 1  # graphs_below's own collect() only
+    assert small_budget.collections == collections
     assert alive(probes) == [True] * len(probes)
     assert all(y.creator is not None for y in filler)
 
@@ -87,12 +88,13 @@ def test_dropped_graph_not_freed_before_the_budget(collector_off, small_budget):
 @pytest.mark.needs("budget_collector")
 def test_dropped_graph_freed_once_the_budget_passes(collector_off, small_budget):
     count = graphs_below(small_budget, margin=3)
+    collections = small_budget.collections
     y, probes = build_graph()
     del y
     filler = [build_graph()[0] for _ in range(count)]
     for _ in range(4):  # pass the budget with graphs that are themselves dropped at once
         build_graph()
-    assert small_budget.collections > 1  # the budget's, beyond graphs_below's own
+    assert small_budget.collections > collections
     assert alive(probes) == [False] * len(probes)
     assert all(y.creator is not None for y in filler)  # what the program keeps is never freed
 
@@ -172,8 +174,10 @@ def test_the_interpreters_collector_thresholds_are_the_models():
 
 
 def test_import_leaves_the_interpreters_collector_settings_alone():
-    code = ("import gc; before = (gc.isenabled(), gc.get_threshold(), len(gc.callbacks)); import dezero; "
-            "after = (gc.isenabled(), gc.get_threshold(), len(gc.callbacks)); print(before == after)")
+    # Every setting the interpreter's gc module has (PyPy's has neither thresholds nor callbacks).
+    settings = ("(gc.isenabled(), getattr(gc, 'get_threshold', tuple)(), "
+                "len(getattr(gc, 'callbacks', ())))")
+    code = f"import gc; before = {settings}; import dezero; after = {settings}; print(before == after)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "True"
 
