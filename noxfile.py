@@ -85,7 +85,7 @@ def test(session, suite, variant):
     if suite == "interpreters":
         return report_interpreters(session)
     if selection_matches_nothing(session):
-        session.skip("the selection matches no test (see test(pipeline) above)")
+        session.skip("nothing selected, see test(pipeline)")
     implementation = session.run("python", "-c", "import sys; print(sys.implementation.name)", silent=True).strip()
     # PyPy 7.3.11: numpy 2.0.2 is the newest release with a wheel; never build numpy from source.
     numpy = ["--only-binary", "numpy"] if implementation == "pypy" else []
