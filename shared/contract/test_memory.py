@@ -224,14 +224,17 @@ def bytes_held(make, count):
         tracemalloc.stop()
 
 
-def tiny_loop_peak():
-    """tracemalloc's peak, beyond where it started, over 30,000 tiny graphs each dropped at once."""
+def tiny_loop():
+    """tracemalloc's peak, and what is left at the end, beyond where it started, over 30,000 tiny graphs
+    each dropped when the next is bound to y."""
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
         for _ in range(30_000):  # about 30 MB of graphs: many budgets' worth
-            y = tiny_graph()  # noqa: F841 - held until the next one is bound
-        return tracemalloc.get_traced_memory()[1] - before
+            y = tiny_graph()
+        current, peak = tracemalloc.get_traced_memory()
+        del y
+        return peak - before, current - before
     finally:
         tracemalloc.stop()
 
@@ -247,10 +250,13 @@ def test_tiny_dropped_graphs_stay_within_their_bound(collector_off, small_budget
     """A million tiny graphs held 70 times the budget when only output bytes were counted: the peak is
     the budget, if any, plus the few graphs the table allows; one graph kept a loop too long exceeds it."""
     one = one_tiny_graph_bytes()
-    peak = tiny_loop_peak()
-    assert peak <= EXPECTED.tiny_loop_budget + EXPECTED.tiny_loop_graphs_at_most * one, f"{peak} B at peak, {one:.0f} B per graph"
+    peak, left = tiny_loop()
+    graphs = f"{peak} B at peak and {left} B left, {one:.0f} B per graph"
+    assert peak <= EXPECTED.tiny_loop_budget + EXPECTED.tiny_loop_graphs_at_most * one, graphs
+    # Left at the end: the graph y holds, and (with a budget) what has not reached it yet.
+    assert left <= EXPECTED.tiny_loop_budget + 1.5 * one, graphs
 
 
 @pytest.mark.needs("tracemalloc", "tiny_graphs_pile_up")
 def test_tiny_dropped_graphs_pile_up_without_a_collector(collector_off):
-    assert tiny_loop_peak() > 10 * SMALL_BUDGET  # nothing frees the cycles
+    assert tiny_loop()[0] > 10 * SMALL_BUDGET  # nothing frees the cycles
