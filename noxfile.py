@@ -1,5 +1,5 @@
-"""Sessions: the contract per variant (test), memray profiles (profile), the written comparison
-(report) and speed against peers (bench). `nox -l` lists them."""
+"""Sessions: the contract per interpreter and variant, and the pipeline's tests once (test), memray
+profiles (profile), the written comparison (report) and speed against peers (bench). `nox -l` lists them."""
 import os
 import re
 import shutil
@@ -116,7 +116,8 @@ def report_interpreters(session):
     for name in TEST_INTERPRETERS:
         found = find_interpreter(name)
         session.log(f"{name}: {found}" if found else
-                    f"{name}: NOT FOUND (looked on PATH and in {pyenv_versions()}); its sessions are skipped")
+                    f"{name}: NOT FOUND (looked on PATH and in {pyenv_versions()}); nox skips its sessions "
+                    f"(under CI=true, fails them)")
 
 
 def check_selection(session):
@@ -125,9 +126,9 @@ def check_selection(session):
     SELECTION_RECORD.unlink(missing_ok=True)
     if not session.posargs:
         return
-    code = session.run("pytest", "--collect-only", "-q", "shared/contract", "shared/tests", *session.posargs,
+    listing = session.run("pytest", "--collect-only", "-q", "shared/contract", "shared/tests", *session.posargs,
                        env={"GRAPHMEM_CONTRACT_EVERY_ROW": "1"}, success_codes=[0, 5], silent=True)
-    if "no tests collected" in code or "no tests ran" in code:
+    if "no tests collected" in listing or "no tests ran" in listing:
         SELECTION_RECORD.parent.mkdir(parents=True, exist_ok=True)
         SELECTION_RECORD.write_text(f"{os.getpid()} {session.posargs!r} empty")
         session.error(f"pytest {' '.join(session.posargs)} matches no test of the contract or the pipeline, "
