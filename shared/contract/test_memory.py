@@ -37,7 +37,8 @@ def test_graph_is_alive_while_the_output_is_referenced(collector_off):
     assert all(alive(probes))
 
 
-def test_dropped_graph_under_reference_counting_alone(collector_off):
+def test_dropped_graph_at_the_drop_itself(collector_off):
+    """Freed at once only where the policy leaves no cycle and the interpreter counts references."""
     y, probes = build_graph()
     del y
     expected = [not EXPECTED.freed_on_drop] * len(probes)
