@@ -17,10 +17,7 @@ PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 VARIANTS = list(VARIANTS)
 
 nox.options.sessions = ["test"]
-# uv builds an environment in seconds where venv + pip take half a minute; without uv, venv.
-# uv does not read pip's configuration (the machine's local torch build): no session that uses it
-# may ask for torch. The test sessions do not.
-nox.options.default_venv_backend = "uv|venv"
+nox.options.default_venv_backend = "venv"
 
 
 def install_variant(session, variant, *groups):
@@ -78,7 +75,10 @@ def selection_matches_nothing(session):
             and SELECTION_RECORD.read_text() == f"{os.getpid()} {session.posargs!r} empty")
 
 
-@nox.session(reuse_venv=True, download_python="never")
+# uv builds a test environment in seconds where venv + pip take half a minute; without uv, venv.
+# uv does not read pip's configuration (the machine's local torch build), so it serves the test
+# sessions only, which never ask for torch. It never downloads an interpreter either.
+@nox.session(venv_backend="uv|venv", reuse_venv=True, download_python="never")
 @nox.parametrize(["python", "suite", "variant"], [run[1:] for run in test_runs()], ids=[run[0] for run in test_runs()])
 def test(session, suite, variant):
     """The contract (shared/contract) per interpreter and variant; the pipeline's tests (shared/tests) once."""
