@@ -1,14 +1,17 @@
-"""Sessions: the contract per variant (test), memray profiles (profile), the written comparison
-(report) and speed against peers (bench). `nox -l` lists them."""
-from pathlib import Path
-
+"""Sessions: the contract per interpreter and variant, and the pipeline's tests once (test), memray
+profiles (profile), the written comparison (report) and speed against peers (bench). `nox -l` lists them."""
+import os
+import re
+import shutil
+import subprocess
 import sys
+from pathlib import Path
 
 import nox
 
 ROOT = Path(__file__).parent
 sys.path.insert(0, str(ROOT / "shared"))
-from graphmem.facts import VARIANTS  # noqa: E402  (names only: importing it needs no numpy)
+from graphmem.facts import CANONICAL, VARIANTS  # noqa: E402  (names only: importing it needs no numpy)
 
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 VARIANTS = list(VARIANTS)
@@ -23,12 +26,113 @@ def install_variant(session, variant, *groups):
     session.install(str(ROOT / "variants" / variant), *requirements)
 
 
-@nox.session
-@nox.parametrize("variant", VARIANTS, ids=VARIANTS)
-def test(session, variant):
-    """Run the shared contract against one variant, in its own environment."""
-    install_variant(session, variant, "test")
-    session.run("pytest", "--memray", *session.posargs)
+# --- test: the contract per interpreter and variant, the pipeline's own tests once ----------------
+# The interpreters the contract runs on, by the name a user types; `find_interpreter` turns each into a path.
+TEST_INTERPRETERS = ("3.11", "3.12", "3.13", "pypy3")
+PIPELINE_INTERPRETER = "3.11"  # shared/tests run once, here, with the canonical variant installed
+SELECTION_RECORD = ROOT / ".nox" / "test-selection.txt"
+
+
+def pyenv_versions():
+    """$(pyenv root)/versions, where pyenv keeps interpreters its shims may not expose by name."""
+    root = os.environ.get("PYENV_ROOT")
+    if not root and shutil.which("pyenv"):
+        root = subprocess.run(["pyenv", "root"], capture_output=True, text=True).stdout.strip()
+    return Path(root or Path.home() / ".pyenv") / "versions"
+
+
+def find_interpreter(name):
+    """The path of interpreter `name` ("3.12", "pypy3" or a path), or None: python<name> on PATH (not a
+    pyenv shim, which fails for a version that is not selected), else the newest pyenv version <name>.*."""
+    if os.sep in name:
+        return name if os.access(name, os.X_OK) else None
+    command = name if name.startswith("pypy") else f"python{name}"
+    shims = str(pyenv_versions().parent / "shims")
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        candidate = Path(folder) / command
+        if folder.rstrip(os.sep) != shims and os.access(candidate, os.X_OK):
+            return str(candidate)
+    versions = sorted(pyenv_versions().glob(f"{name}.*"), key=lambda v: [int(n) for n in re.findall(r"\d+", v.name)])
+    pythons = [v / "bin" / "python3" for v in versions if (v / "bin" / "python3").exists()]
+    return str(pythons[-1]) if pythons else None
+
+
+def test_runs():
+    """(id, python, suite, variant) of each test session: the pipeline first, then the contract's matrix.
+    A missing interpreter keeps its name, so that nox reports it by name and runs the others."""
+    runs = [("interpreters", False, "interpreters", None),
+            ("pipeline", find_interpreter(PIPELINE_INTERPRETER) or PIPELINE_INTERPRETER, "pipeline", CANONICAL)]
+    for name in TEST_INTERPRETERS:
+        # pypy3 is looked up when its session starts: test(interpreters) may have just installed it.
+        python = name if name.startswith("pypy") else (find_interpreter(name) or name)
+        runs += [(f"python='{name}', variant='{variant}'", python, "contract", variant) for variant in VARIANTS]
+    return runs
+
+
+def selection_matches_nothing(session):
+    """Whether test(pipeline) found that this run's -k/-m selection matches no test anywhere."""
+    return (session.posargs and SELECTION_RECORD.exists()
+            and SELECTION_RECORD.read_text() == f"{os.getpid()} {session.posargs!r} empty")
+
+
+# uv builds a test environment in seconds where venv + pip take half a minute; without uv, venv.
+# uv does not read pip's configuration (the machine's local torch build), so it serves the test
+# sessions only, which never ask for torch. It never downloads an interpreter either.
+@nox.session(venv_backend="uv|venv", reuse_venv=True, download_python="never")
+@nox.parametrize(["python", "suite", "variant"], [run[1:] for run in test_runs()], ids=[run[0] for run in test_runs()])
+def test(session, suite, variant):
+    """The contract (shared/contract) per interpreter and variant; the pipeline's tests (shared/tests) once."""
+    if suite == "interpreters":
+        return report_interpreters(session)
+    if selection_matches_nothing(session):
+        session.skip("nothing selected, see test(pipeline)")
+    implementation = session.run("python", "-c", "import sys; print(sys.implementation.name)", silent=True).strip()
+    # PyPy 7.3.11: numpy 2.0.2 is the newest release with a wheel; never build numpy from source.
+    numpy = ["--only-binary", "numpy"] if implementation == "pypy" else []
+    groups = ["contract"] if suite == "contract" else ["test"]
+    requirements = [r for group in groups for r in nox.project.dependency_groups(PYPROJECT, group)]
+    folder = str(ROOT / "variants" / variant)
+    # The variant itself is always rebuilt: an installer that sees the same version keeps stale sources.
+    if session.venv_backend == "uv":
+        session.install(*numpy, f"--reinstall-package=dezero-{variant}", folder, *requirements)
+    else:
+        session.install(*numpy, folder, *requirements)
+        session.install("--force-reinstall", "--no-deps", folder)
+    if suite == "pipeline":
+        check_selection(session)
+        session.run("pytest", "shared/tests", *session.posargs, success_codes=[0, 5])
+        return
+    memray = ["--memray"] if implementation == "cpython" else []  # pytest-memray exists on CPython only
+    session.run("pytest", "shared/contract", *memray, *session.posargs, success_codes=[0, 5])
+
+
+def report_interpreters(session):
+    """Name each interpreter the contract runs on and where it was found; install PyPy when it is
+    missing and this runs as root (Debian's pypy3); a missing one is named, and nox skips its sessions."""
+    if not find_interpreter("pypy3") and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        session.log("pypy3 is missing: installing Debian's pypy3 and pypy3-venv")
+        session.run("apt-get", "update", external=True)
+        session.run("apt-get", "install", "-y", "pypy3", "pypy3-venv", external=True)
+    for name in TEST_INTERPRETERS:
+        found = find_interpreter(name)
+        session.log(f"{name}: {found}" if found else
+                    f"{name}: NOT FOUND (looked on PATH and in {pyenv_versions()}); nox skips its sessions "
+                    f"(under CI=true, fails them)")
+
+
+def check_selection(session):
+    """With a -k/-m selection, ask pytest once whether it matches any test of any row (variant ×
+    interpreter) or of the pipeline; if none, say so here, fail, and let the other sessions skip."""
+    SELECTION_RECORD.unlink(missing_ok=True)
+    if not session.posargs:
+        return
+    listing = session.run("pytest", "--collect-only", "-q", "shared/contract", "shared/tests", *session.posargs,
+                       env={"GRAPHMEM_CONTRACT_EVERY_ROW": "1"}, success_codes=[0, 5], silent=True)
+    if "no tests collected" in listing or "no tests ran" in listing:
+        SELECTION_RECORD.parent.mkdir(parents=True, exist_ok=True)
+        SELECTION_RECORD.write_text(f"{os.getpid()} {session.posargs!r} empty")
+        session.error(f"pytest {' '.join(session.posargs)} matches no test of the contract or the pipeline, "
+                      f"on any variant or interpreter: nothing to run")
 
 
 @nox.session(reuse_venv=True)
