@@ -58,15 +58,27 @@ def find_interpreter(name):
 
 
 def test_runs():
-    """(id, python, suite, variant) of each test session: the pipeline first, then the contract's matrix.
+    """(id, python, suite, variant) of each test session: the contract's matrix, then the pipeline, which
+    also drives the NumPy-bytes counter's tests through each interpreter's canonical environment.
     A missing interpreter keeps its name, so that nox reports it by name and runs the others."""
-    runs = [("interpreters", False, "interpreters", None),
-            ("pipeline", find_interpreter(PIPELINE_INTERPRETER) or PIPELINE_INTERPRETER, "pipeline", CANONICAL)]
+    runs = [("interpreters", False, "interpreters", None)]
     for name in TEST_INTERPRETERS:
         # pypy3 is looked up when its session starts: test(interpreters) may have just installed it.
         python = name if name.startswith("pypy") else (find_interpreter(name) or name)
         runs += [(f"python='{name}', variant='{variant}'", python, "contract", variant) for variant in VARIANTS]
+    runs.append(("pipeline", find_interpreter(PIPELINE_INTERPRETER) or PIPELINE_INTERPRETER, "pipeline", CANONICAL))
     return runs
+
+
+def contract_environments():
+    """The pythons of the contract sessions' canonical-variant environments that exist (one per interpreter)."""
+    found = []
+    for name in TEST_INTERPRETERS:
+        folder = ROOT / ".nox" / re.sub(r"[^\w]+", "-", f"test-python-{name}-variant-{CANONICAL}").strip("-")
+        python = folder / "bin" / "python"
+        if python.exists():
+            found.append(str(python))
+    return found
 
 
 def selection_matches_nothing(session):
@@ -94,13 +106,19 @@ def test(session, suite, variant):
     folder = str(ROOT / "variants" / variant)
     # The variant itself is always rebuilt: an installer that sees the same version keeps stale sources.
     if session.venv_backend == "uv":
-        session.install(*numpy, f"--reinstall-package=dezero-{variant}", folder, *requirements)
+        session.install(*numpy, f"--reinstall-package=dezero-{variant}", folder, *requirements, "setuptools>=70", "wheel")
     else:
-        session.install(*numpy, folder, *requirements)
+        session.install(*numpy, folder, *requirements, "setuptools>=70", "wheel")
         session.install("--force-reinstall", "--no-deps", folder)
+    # The NumPy-bytes counter (a C extension) is built against the numpy just installed, never a source numpy;
+    # the pipeline's counter tests run it in each interpreter's canonical environment.
+    if variant == CANONICAL:
+        session.install("--no-build-isolation", str(ROOT / "shared" / "numpy_bytes"))
     if suite == "pipeline":
         check_selection(session)
-        session.run("pytest", "shared/tests", *session.posargs, success_codes=[0, 5])
+        others = os.pathsep.join(contract_environments())
+        session.run("pytest", "shared/tests", *session.posargs, success_codes=[0, 5],
+                    env={"GRAPHMEM_INTERPRETERS": others})
         return
     memray = ["--memray"] if implementation == "cpython" else []  # pytest-memray exists on CPython only
     session.run("pytest", "shared/contract", *memray, *session.posargs, success_codes=[0, 5])
@@ -109,10 +127,13 @@ def test(session, suite, variant):
 def report_interpreters(session):
     """Name each interpreter the contract runs on and where it was found; install PyPy when it is
     missing and this runs as root (Debian's pypy3); a missing one is named, and nox skips its sessions."""
-    if not find_interpreter("pypy3") and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
-        session.log("pypy3 is missing: installing Debian's pypy3 and pypy3-venv")
+    pypy_headers = list(Path("/usr/include").glob("pypy3*/Python.h"))
+    if (not find_interpreter("pypy3") or not pypy_headers) and hasattr(os, "geteuid") and os.geteuid() == 0 \
+            and shutil.which("apt-get"):
+        session.log("pypy3 or its headers are missing: installing Debian's pypy3, pypy3-venv and pypy3-dev")
         session.run("apt-get", "update", external=True)
-        session.run("apt-get", "install", "-y", "pypy3", "pypy3-venv", external=True)
+        # pypy3-dev: the headers the NumPy-bytes counter (a C extension) is built with.
+        session.run("apt-get", "install", "-y", "pypy3", "pypy3-venv", "pypy3-dev", external=True)
     for name in TEST_INTERPRETERS:
         found = find_interpreter(name)
         session.log(f"{name}: {found}" if found else
