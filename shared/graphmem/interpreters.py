@@ -24,6 +24,8 @@ from typing import Optional
 
 # CPython 3.11 (what the committed report and the peers' pins were measured on), 3.12, 3.13, and PyPy.
 DEFAULTS = ("3.11", "3.12", "3.13", "pypy3")
+# The report's one interpreter until it shows them side by side: the committed runs' and the peers' pins'.
+REFERENCE_LABEL = "cpython-3.11"
 PYPY_PACKAGES = ("pypy3", "pypy3-venv", "pypy3-dev")  # Debian's PyPy, its venv module and its headers
 PROBE_TIMEOUT = 60  # seconds; a first start of PyPy compiles its stdlib's bytecode
 

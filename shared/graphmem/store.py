@@ -60,15 +60,20 @@ def migrate_1_to_2(summary):
 
 
 def interpreter_from_provenance(provenance):
-    """A schema 2 record's interpreter, from its provenance's `python` ("3.11.7 CPython") and `numpy`.
+    """A schema 2 record's interpreter, from its provenance's `python` ("3.11.7 CPython", or sys.version's
+    "3.11.7 (main) [GCC 12.2.0]" in older files) and `numpy`.
 
-    Schema 2 did not record the collector's thresholds: gc_threshold stays null rather than guessed."""
-    version, _, implementation = str((provenance or {}).get("python") or "").partition(" ")
-    if not (implementation and re.fullmatch(r"\d+\.\d+(\.\d+)?\S*", version)):
-        implementation, version, label = "unknown", "unknown", "unknown"
+    Every schema 1 and 2 run was measured under memray, which runs on CPython only: CPython unless the
+    text names PyPy. Schema 2 did not record the collector's thresholds: gc_threshold stays null rather
+    than guessed."""
+    text = str((provenance or {}).get("python") or "")
+    version = re.match(r"\s*(\d+\.\d+(?:\.\d+)?)", text)
+    if version is None:
+        implementation, label = "unknown", "unknown"
     else:
-        label = label_for(implementation, version)
-    return {"label": label, "implementation": implementation, "version": version,
+        implementation = "PyPy" if "pypy" in text.lower() else "CPython"
+        label = label_for(implementation, version.group(1))
+    return {"label": label, "implementation": implementation, "version": version.group(1) if version else "unknown",
             "numpy": (provenance or {}).get("numpy"), "gc_threshold": None}
 
 

@@ -10,8 +10,8 @@ from graphmem.report.argument import wall_time_comparison
 from graphmem.report.data import fmt_spread, load_summary, mixed_provenance, time_difference
 
 FIXTURE = Path(__file__).parent / "fixtures" / "summary-small.json"
-STRONG_LOOP_AUTO = "strong/seed_loop/auto/iterations=50,size=100000"
-WEAKREF_LOOP_AUTO = "weakref/seed_loop/auto/iterations=50,size=100000"
+STRONG_LOOP_AUTO = "cpython-3.11/strong/seed_loop/auto/iterations=50,size=100000"
+WEAKREF_LOOP_AUTO = "cpython-3.11/weakref/seed_loop/auto/iterations=50,size=100000"
 
 
 @pytest.fixture

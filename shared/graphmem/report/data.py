@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from graphmem.store import (SCHEMA_PATH, SummaryError, load_summary, migrate, run_validator,  # noqa: F401
                             schema_validator, validate_summary)
+from graphmem.interpreters import REFERENCE_LABEL
 from graphmem.variant_sources import VARIANTS
 
 MODES = ("auto", "off")
@@ -186,7 +187,7 @@ def provenance_groups(summary):
         if run["status"] == "failed":
             continue
         key = ((run.get("provenance") or {}).get("command", "unknown"), checkout_of(run), machine_of(run))
-        groups.setdefault(key, []).append(run["id"])
+        groups.setdefault(key, []).append(shown_id(run))
     return sorted(((command, checkout, machine, ids) for (command, checkout, machine), ids in groups.items()),
                   key=lambda group: (-len(group[3]), group[0], group[1]))
 
@@ -206,6 +207,24 @@ def iterations_done(run):
 
 # --- which runs are compared -------------------------------------------------------------------
 
+def reported_label(summary):
+    """The interpreter this report describes: CPython 3.11's where it ran, else the first label in the summary."""
+    labels = sorted({run["interpreter"]["label"] for run in summary["runs"].values()})
+    return REFERENCE_LABEL if REFERENCE_LABEL in labels or not labels else labels[0]
+
+
+def reported_runs(summary):
+    """The runs this report compares: on its one interpreter, without the start-phase runs."""
+    label = reported_label(summary)
+    return [run for run in summary["runs"].values()
+            if run["interpreter"]["label"] == label and "start_phase" not in run]
+
+
+def shown_id(run):
+    """A run's id as the report prints it: without the interpreter label, which is the report's one."""
+    return run["id"].split("/", 1)[1] if run["id"].startswith(run["interpreter"]["label"] + "/") else run["id"]
+
+
 def params_key(params):
     return json.dumps(params, sort_keys=True)
 
@@ -219,14 +238,14 @@ def params_order(params):
 def workload_names(summary):
     """The summary's workloads in its own order, then any that only appear in runs."""
     names = list(summary["workloads"])
-    names += sorted({run["workload"] for run in summary["runs"].values()} - set(names))
+    names += sorted({run["workload"] for run in reported_runs(summary)} - set(names))
     return names
 
 
 def runs_sorted(summary):
     order = {name: index for index, name in enumerate(workload_names(summary))}
     return sorted(
-        summary["runs"].values(),
+        reported_runs(summary),
         key=lambda run: (order[run["workload"]], MODES.index(run["mode"]),
                          VARIANTS.index(run["variant"]), params_order(run["params"]),
                          run["gc_budget"] or 0, run["id"]),
@@ -235,7 +254,7 @@ def runs_sorted(summary):
 
 def default_budget(summary):
     """gc_only's budget outside the budget sweep: the one most of its runs used."""
-    gc_only = [run for run in summary["runs"].values() if run["variant"] == "gc_only"]
+    gc_only = [run for run in reported_runs(summary) if run["variant"] == "gc_only"]
     plain = [run for run in gc_only if BUDGET_SWEEP_MARK not in run["id"]] or gc_only
     budgets = Counter(run["gc_budget"] for run in plain)
     if not budgets:

@@ -10,7 +10,7 @@ import posixpath
 import re
 
 from graphmem.report.data import (
-    MODES, fmt_bytes, fmt_ratio, headline_run, peak, ratio, runs_sorted, workload_names,
+    MODES, fmt_bytes, fmt_ratio, headline_run, peak, ratio, runs_sorted, shown_id, workload_names,
 )
 from graphmem.variant_sources import ROOT, VARIANTS
 
@@ -152,12 +152,12 @@ def section_flamegraphs(summary, committed, root=ROOT):
         files = run.get("files") or {}
         written = [(kind, label) for kind, label in FILES if kind in files]
         if not written:
-            without.append([f"`{run['id']}`", run["status"], peak_cell(run)])
+            without.append([f"`{shown_id(run)}`", run["status"], peak_cell(run)])
             continue
         links = " · ".join(f"[{label}]({report_link(files[kind])})" for kind, label in written)
         where = "yes" if all(files[kind] in committed for kind, _ in written) else \
             f"no: `{PROFILE_COMMAND}` creates them"
-        with_files.append([f"`{run['id']}`", run["status"], peak_cell(run), *_figures_cell(run, root), links, where])
+        with_files.append([f"`{shown_id(run)}`", run["status"], peak_cell(run), *_figures_cell(run, root), links, where])
     parts = [
         "## 5. Flamegraphs of every run",
         "**How to read a memray flamegraph.** It shows the memory that was allocated and not yet freed at one "

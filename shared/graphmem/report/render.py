@@ -18,7 +18,8 @@ from graphmem.report.data import (
     MODE_MEANING, MODES, NOT_MEASURED, REFERENCE_VARIANT, SummaryError, budget_sweeps, chart_plan,
     checkout_of, collector_runs, default_budget, fmt_bytes, fmt_checkout, fmt_count, fmt_machine, fmt_params,
     fmt_ratio, fmt_time, headline_params, headline_run, later_failures, load_summary, matching_run,
-    mixed_provenance, peak, peak_to_bound, provenance_groups, ratio, sweep, workload_names,
+    mixed_provenance, peak, peak_to_bound, provenance_groups, ratio, reported_runs, shown_id, sweep,
+    workload_names,
 )
 from graphmem.variant_sources import CANONICAL, ROOT, VARIANTS, VARIANTS_DIR, differing_lines, hunks, variant_files
 
@@ -126,7 +127,7 @@ def section_compared(summary, variants_root):
 
 def measured_at(summary):
     """Which commit(s) the runs were measured at, for the sentence under the code that differs."""
-    checkouts = sorted({checkout_of(run) for run in summary["runs"].values() if run["status"] != "failed"})
+    checkouts = sorted({checkout_of(run) for run in reported_runs(summary) if run["status"] != "failed"})
     if not checkouts:
         return "no run in this summary has a measurement."
     if len(checkouts) == 1:
@@ -177,7 +178,7 @@ def headline_row(summary, run, mode, variant):
 
 
 def status_notes(runs):
-    notes = [f"- `{run['id']}`: **{run['status']}**: {run.get('reason') or 'no reason recorded'}"
+    notes = [f"- `{shown_id(run)}`: **{run['status']}**: {run.get('reason') or 'no reason recorded'}"
              for run in runs if run is not None and run["status"] != "ok"]
     return notes + failure_notes(runs)
 
@@ -188,7 +189,7 @@ def failure_notes(runs):
     for run in runs:
         for failure in later_failures(run):
             log = f" (output: `{failure['log']}`)" if failure.get("log") else ""
-            notes.append(f"- `{run['id']}`: a rerun at {failure['at']} failed: {failure['reason']}{log}; "
+            notes.append(f"- `{shown_id(run)}`: a rerun at {failure['at']} failed: {failure['reason']}{log}; "
                          f"the row shows the measurement of {run['measured_at']}")
     return notes
 
@@ -204,7 +205,7 @@ TIME_COLUMNS = (
 
 
 def time_columns_note(summary):
-    counts = sorted({run["timing"]["processes"] for run in summary["runs"].values()
+    counts = sorted({run["timing"]["processes"] for run in reported_runs(summary)
                      if run["status"] != "failed" and run.get("timing")})
     note = TIME_COLUMNS.format(processes=" or ".join(map(str, counts)) if counts else "repeated")
     if not counts:
