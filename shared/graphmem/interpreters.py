@@ -186,8 +186,8 @@ def described(requested, path, found):
     # PyPy has no gc.get_threshold; where one exists on a tracing-only collector it would mean nothing.
     if found["implementation"] != "CPython":
         threshold = None
-    return Interpreter(requested, found.get("executable") or str(path), True, None, found["implementation"], found["version"],
-                       tuple(threshold) if threshold else None, bool(found.get("free_threaded")))
+    return Interpreter(requested, found.get("executable") or str(path), True, None, found["implementation"],
+                       found["version"], tuple(threshold) if threshold else None, bool(found.get("free_threaded")))
 
 
 def install_pypy(run=subprocess.run):

@@ -125,18 +125,23 @@ def checked_sample(result, what):
         raise RunFailed(f"{what} reported status {result.get('status')!r}")
     number(result.get("wall_seconds"), "wall_seconds")
     gc_stats = result.get("gc")
-    if not isinstance(gc_stats, dict) or not all(isinstance(gc_stats.get(key), list) and len(gc_stats[key]) == 3
-                                                 for key in ("runs", "seconds")):
+    # null where the collector cannot be watched (PyPy has no gc.callbacks); else runs and seconds per generation
+    if gc_stats is not None:
+        if not isinstance(gc_stats, dict) or not all(isinstance(gc_stats.get(key), list) and len(gc_stats[key]) == 3
+                                                     for key in ("runs", "seconds")):
+            raise RunFailed(f"{what} reported no collector runs and seconds per generation")
+        for generation in range(3):
+            number(gc_stats["runs"][generation], "a collector run count", whole=True)
+            number(gc_stats["seconds"][generation], "a collector time")
+        for key, whole in (("variant_collections", True), ("variant_seconds", False)):
+            if gc_stats.get(key) is not None:
+                number(gc_stats[key], key, whole)
+    elif "gc" not in result:
         raise RunFailed(f"{what} reported no collector runs and seconds per generation")
-    for generation in range(3):
-        number(gc_stats["runs"][generation], "a collector run count", whole=True)
-        number(gc_stats["seconds"][generation], "a collector time")
-    for key, whole in (("variant_collections", True), ("variant_seconds", False)):
-        if gc_stats.get(key) is not None:
-            number(gc_stats[key], key, whole)
     iterations = result.get("collection_iterations")
     if iterations is not None:
-        if not isinstance(iterations, list) or not all(isinstance(pair, list) and len(pair) == 2 for pair in iterations):
+        if not isinstance(iterations, list) \
+                or not all(isinstance(pair, list) and len(pair) == 2 for pair in iterations):
             raise RunFailed(f"{what} reported collection_iterations that are not [iteration, generation] pairs")
         for iteration, generation in iterations:
             number(iteration, "a collection's iteration", whole=True)
@@ -166,10 +171,10 @@ def timing_statistics(samples):
 
     def full_pause(sample):
         gc_stats = sample["gc"]
-        return gc_stats["seconds"][2] / gc_stats["runs"][2] if gc_stats["runs"][2] else None
+        return gc_stats["seconds"][2] / gc_stats["runs"][2] if gc_stats and gc_stats["runs"][2] else None
 
     def own_collection(sample):
-        gc_stats = sample["gc"]
+        gc_stats = sample["gc"] or {}
         if gc_stats.get("variant_collections") and gc_stats.get("variant_seconds") is not None:
             return gc_stats["variant_seconds"] / gc_stats["variant_collections"]
         return None
@@ -183,8 +188,9 @@ def timing_statistics(samples):
         "memray": False,
         **({"collection_iterations": first} if first is not None else {}),
         "wall_seconds": per_process(rounded(lambda sample: sample["wall_seconds"])),
-        "collector_seconds": per_process(rounded(lambda sample: sum(sample["gc"]["seconds"]))),
+        "collector_seconds": per_process(rounded(
+            lambda sample: sum(sample["gc"]["seconds"]) if sample["gc"] else None)),
         "full_collection_seconds": per_process(rounded(full_pause)),
         "variant_collection_seconds": per_process(rounded(own_collection)),
-        "variant_seconds": per_process(rounded(lambda sample: sample["gc"].get("variant_seconds"))),
+        "variant_seconds": per_process(rounded(lambda sample: (sample["gc"] or {}).get("variant_seconds"))),
     }

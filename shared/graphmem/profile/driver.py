@@ -92,8 +92,13 @@ def check_writable(folders):
 def describe_result(record):
     if record["status"] == "failed":
         return f"FAILED: {record['reason']}"
-    peak = record.get("peak_heap_bytes")
-    text = f"{record['status']}, peak {format_size(peak)} ({record['peak_ratio_to_bound']:.2f}x bound)"
+    peak, arrays = record.get("peak_heap_bytes"), record.get("array_bytes")
+    if peak is not None:
+        text = f"{record['status']}, peak {format_size(peak)} ({record['peak_ratio_to_bound']:.2f}x bound)"
+    else:
+        text = f"{record['status']}, without memray"
+    if arrays:
+        text += f", array bytes peak {format_size(arrays['peak'])}"
     held = record.get("held_bytes_at_return")
     if held:
         text += f", held at return {format_size(held)}"

@@ -133,8 +133,8 @@ def execute(run, python, args, provenance, interpreter=None):
                     sample = checked_sample(call_harness(python, timing_spec, scratch, str(number),
                                                          args.timeout, log), what)
                     if sample["status"] != "ok":
-                        raise RunFailed(f"{what} stopped at the ceiling, where the {'first' if without_memray else 'memray'}"
-                                        " process did not")
+                        first = "first" if without_memray else "memray"
+                        raise RunFailed(f"{what} stopped at the ceiling, where the {first} process did not")
                     samples.append(sample)
                 record["timing"] = timing_statistics(samples)
                 if not without_memray:
