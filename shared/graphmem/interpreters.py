@@ -266,6 +266,17 @@ def summary_record(interpreters):
     return {(interpreter.label or interpreter.requested): interpreter.record() for interpreter in interpreters}
 
 
-if __name__ == "__main__":  # python -m graphmem.interpreters [NAME ...]: what each name finds here
-    for each in resolve_all(sys.argv[1:] or None, install=False):
+def main(argv):
+    """python -m graphmem.interpreters [NAME_OR_PATH ...]: what each finds here, one JSON line each (no install)."""
+    try:
+        found = resolve_all(argv or None, install=False)
+    except InterpreterError as error:
+        print(f"interpreters: error: {error}", file=sys.stderr)
+        return 2
+    for each in found:
         print(json.dumps(each.as_dict()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

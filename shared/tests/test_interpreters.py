@@ -307,3 +307,14 @@ def test_timing_keeps_the_first_process_collections_and_whether_memray_moved_the
     assert execute.memray_moved_collections({}, first) is None
     # where the collector cannot be watched (no gc.callbacks on PyPy), there are no collector times
     assert checks.timing_statistics([checks.checked_sample({**SAMPLE, "gc": None}, "t")])["collector_seconds"] is None
+
+
+def test_a_variant_given_a_python_runs_there_and_on_the_named_interpreters_only_when_named(tmp_path):
+    other = fake_python(tmp_path / "py313" / "python3", version="3.13.0", threshold=(2000, 10, 10))
+    args = cli.argument_parser().parse_args([])
+    on, requested, own = driver.chosen_interpreters(args, ["strong"], {"strong": sys.executable})
+    assert [i.label for i in on["strong"]] == [plan.SESSION_LABEL] and requested == [own["strong"]]
+    args = cli.argument_parser().parse_args(["--python", str(other)])
+    on, requested, own = driver.chosen_interpreters(args, ["strong", "weakref"], {"strong": sys.executable})
+    assert [i.label for i in on["strong"]] == [plan.SESSION_LABEL, "cpython-3.13"]
+    assert [i.label for i in on["weakref"]] == ["cpython-3.13"]
