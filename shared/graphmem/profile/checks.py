@@ -103,7 +103,15 @@ def checked_record(run, result, base, spec):
     if base.get("memray_unavailable"):
         for key in MEMRAY_FIGURES:
             result.pop(key, None)  # a timing process's result as the record: no memray figures to keep
-    record = {**base, **result, "id": run.id, "files": files, "measured_at": now()}
+    reported = result.get("interpreter")
+    if isinstance(reported, dict) and base.get("interpreter") and reported.get("version") not in (
+            None, base["interpreter"]["version"]):
+        raise RunFailed(f"its result is from Python {reported['version']}, not the environment's "
+                        f"{base['interpreter']['version']}")
+    # The harness may say more of its interpreter (its executable, PyPy's own version); the label is ours.
+    interpreter = {**(reported if isinstance(reported, dict) else {}), **(base.get("interpreter") or {})}
+    record = {**base, **result, "id": run.id, "files": files, "measured_at": now(),
+              **({"interpreter": interpreter} if interpreter else {})}
     problem = run_schema_problem(record)
     if problem:
         raise RunFailed(f"its result does not match summary.schema.json {problem}")

@@ -31,6 +31,9 @@ OWN_OUTPUT = ("reports", "build")
 # --- environments ------------------------------------------------------------------
 CPYTHON_ONLY = ("memray",)  # profile requirements that have no PyPy support: left out of PyPy's environments
 BINARY_ONLY_ON_PYPY = "numpy"  # built from source it would take long; a wheel exists for PyPy's Python
+# The NumPy array-bytes counter (a C extension, NEP 49), where the checkout has it: built in each
+# environment against the numpy installed there; without it a run records why it has no array bytes.
+COUNTER_PACKAGE = ROOT / "shared" / "numpy_bytes"
 
 
 def requirement_name(requirement):
@@ -53,15 +56,24 @@ def install_steps(variant, requirements, interpreter=None):
     return steps
 
 
+def counter_steps():
+    """pip steps that build the array-bytes counter against the environment's numpy, if the checkout has it."""
+    if not (COUNTER_PACKAGE / "pyproject.toml").is_file():
+        return []
+    return [["setuptools>=61"], ["--no-build-isolation", str(COUNTER_PACKAGE)]]
+
+
 def environment_fingerprint(variant, requirements, interpreter=None):
     digest = hashlib.sha256()
     made_with = (f"{interpreter.path} {interpreter.implementation} {interpreter.version}"
                  if interpreter is not None else sys.version)
     digest.update(f"{made_with}\n{sorted(requirements)}\n".encode())
-    folder = ROOT / "variants" / variant
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts
-                       and ".egg-info" not in str(p) and "build" not in p.relative_to(folder).parts):
-        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for folder in (ROOT / "variants" / variant, COUNTER_PACKAGE):
+        if not folder.is_dir():
+            continue
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                           and ".egg-info" not in str(p) and "build" not in p.relative_to(folder).parts):
+            digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
@@ -95,6 +107,12 @@ def variant_environment(variant, env_dir, requirements, interpreter=None):
         if installed.returncode != 0:
             raise SelectionError(f"could not install {' '.join(step)} into {folder} (pip exited with "
                                  f"{installed.returncode}; its output is above)")
+    for step in counter_steps():
+        built = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *step])
+        if built.returncode != 0:  # its runs say why they have no array bytes; memray's figures still come
+            print(f"profile: the array-bytes counter did not build in {folder} (pip exited with "
+                  f"{built.returncode}; its output is above)", flush=True)
+            break
     stamp.write_text(fingerprint)
     return python
 

@@ -146,10 +146,17 @@ def execute(run, python, args, provenance, interpreter=None):
             return Attempt(failed_record(base, str(failure), keep_log(log, run, args)), {}, {})
 
 
+def collections_of(result):
+    """Where a process's collections came: `collection_iterations`, or the harness's `gc.collections`."""
+    if result.get("collection_iterations") is not None:
+        return result["collection_iterations"]
+    return (result.get("gc") or {}).get("collections")
+
+
 def memray_moved_collections(record, first_sample):
     """Whether the memray process collected at other iterations than the first timing process, or None
     where either did not record them."""
-    under_memray, without = record.get("collection_iterations"), first_sample.get("collection_iterations")
+    under_memray, without = collections_of(record), collections_of(first_sample)
     if under_memray is None or without is None:
         return None
     return under_memray != without

@@ -217,7 +217,7 @@ def reported_runs(summary):
     """The runs this report compares: on its one interpreter, without the start-phase runs."""
     label = reported_label(summary)
     return [run for run in summary["runs"].values()
-            if run["interpreter"]["label"] == label and "start_phase" not in run]
+            if run["interpreter"]["label"] == label and run.get("start_phase") is None]
 
 
 def shown_id(run):
