@@ -60,7 +60,7 @@ def counter_steps():
     """pip steps that build the array-bytes counter against the environment's numpy, if the checkout has it."""
     if not (COUNTER_PACKAGE / "pyproject.toml").is_file():
         return []
-    return [["setuptools>=61"], ["--no-build-isolation", str(COUNTER_PACKAGE)]]
+    return [["setuptools>=61", "wheel"], ["--no-build-isolation", str(COUNTER_PACKAGE)]]  # wheel: older setuptools
 
 
 def environment_fingerprint(variant, requirements, interpreter=None):
