@@ -67,7 +67,8 @@ def environment_fingerprint(variant, requirements, interpreter=None):
     digest = hashlib.sha256()
     made_with = (f"{interpreter.path} {interpreter.implementation} {interpreter.version}"
                  if interpreter is not None else sys.version)
-    digest.update(f"{made_with}\n{sorted(requirements)}\n".encode())
+    steps = [*install_steps(variant, requirements, interpreter), *counter_steps()]  # how it is built, too
+    digest.update(f"{made_with}\n{sorted(requirements)}\n{steps}\n".encode())
     for folder in (ROOT / "variants" / variant, COUNTER_PACKAGE):
         if not folder.is_dir():
             continue
