@@ -21,8 +21,8 @@ from graphmem.profile import processes
 from graphmem.profile.checks import (RENDERED, SUFFIXES, RunFailed, checked_record, checked_sample, read_result,
                                      timing_statistics)
 from graphmem.profile.environments import memray_unavailable
-from graphmem.store import interpreter_from_provenance
 from graphmem.profile.pages import REMOTE_REFERENCE, shared_assets
+from graphmem.store import interpreter_from_provenance
 from graphmem.workloads import WORKLOADS
 
 
