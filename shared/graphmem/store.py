@@ -8,6 +8,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -17,9 +18,10 @@ from jsonschema.exceptions import best_match
 
 from graphmem.atomic_files import write_json_atomically
 from graphmem.checkout import display_path, now
+from graphmem.interpreters import label_for
 
 SCHEMA_PATH = Path(__file__).with_name("summary.schema.json")
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 FAILURES_KEPT = 10  # failed attempts kept beside a record, newest last
 
 
@@ -40,14 +42,12 @@ def run_validator():
     return Draft202012Validator({"$defs": schema["$defs"], "$ref": "#/$defs/run"})
 
 
-def migrate(summary):
-    """A schema 1 summary (one environment and command for all runs) as schema 2, in place; others unchanged.
+def migrate_1_to_2(summary):
+    """Schema 1 (one environment and command for all runs) as schema 2, in place.
 
     Schema 1 said where the newest runs were measured; each run gets that as its provenance, the best
     that file knows. Its failed runs become failed records with their one failure listed.
     """
-    if not isinstance(summary, dict) or summary.get("schema_version") != 1:
-        return summary
     environment = summary.pop("environment", None) or {}
     command = summary.pop("command", None) or "unknown"
     for run in (summary.get("runs") or {}).values():
@@ -57,6 +57,61 @@ def migrate(summary):
                 run.setdefault("failures", [{"at": run.get("measured_at", "unknown"),
                                              "reason": run.get("reason") or "no reason recorded", "log": None}])
     summary["schema_version"] = 2
+
+
+def interpreter_from_provenance(provenance):
+    """A schema 2 record's interpreter, from its provenance's `python` ("3.11.7 CPython", or sys.version's
+    "3.11.7 (main) [GCC 12.2.0]" in older files) and `numpy`.
+
+    Every schema 1 and 2 run was measured under memray, which runs on CPython only: CPython unless the
+    text names PyPy. Schema 2 did not record the collector's thresholds: gc_threshold stays null rather
+    than guessed."""
+    text = str((provenance or {}).get("python") or "")
+    version = re.match(r"\s*(\d+\.\d+(?:\.\d+)?)", text)
+    if version is None:
+        implementation, label = "unknown", "unknown"
+    else:
+        implementation = "PyPy" if "pypy" in text.lower() else "CPython"
+        label = label_for(implementation, version.group(1))
+    return {"label": label, "implementation": implementation, "version": version.group(1) if version else "unknown",
+            "numpy": (provenance or {}).get("numpy"), "gc_threshold": None}
+
+
+def migrate_2_to_3(summary):
+    """Schema 2 (one interpreter, never named) as schema 3, in place: every record, ours and the peers',
+    gets its interpreter from its provenance and its id that interpreter's label in front
+    (`strong/...` -> `cpython-3.11/strong/...`); summary["interpreters"] lists the labels found."""
+    found = {}
+    for table in ("runs", "peer_runs"):
+        records = summary.get(table)
+        if not isinstance(records, dict):
+            continue
+        migrated = {}
+        for run_id, run in records.items():
+            if not isinstance(run, dict):
+                migrated[run_id] = run  # not a record: left for validation to name
+                continue
+            interpreter = run.setdefault("interpreter", interpreter_from_provenance(run.get("provenance")))
+            label = interpreter["label"]
+            new_id = run_id if run_id.startswith(label + "/") else f"{label}/{run_id}"
+            run["id"] = new_id
+            migrated[new_id] = run
+            found.setdefault(label, {"requested": None, "path": None, "available": True, "reason": None,
+                                     "implementation": interpreter["implementation"],
+                                     "version": interpreter["version"]})
+        summary[table] = migrated
+    summary["interpreters"] = {**found, **(summary.get("interpreters") or {})}
+    summary["schema_version"] = 3
+
+
+def migrate(summary):
+    """An older summary (schema 1 or 2) as the current schema, in place, every record kept; others unchanged."""
+    if not isinstance(summary, dict):
+        return summary
+    if summary.get("schema_version") == 1:
+        migrate_1_to_2(summary)
+    if summary.get("schema_version") == 2:
+        migrate_2_to_3(summary)
     return summary
 
 

@@ -20,6 +20,7 @@ from graphmem.workloads import WORKLOADS
 from test_adapters import CLOSURE_ADAPTER, CLOSURE_LIBRARY
 
 VARIANT = dezero.VARIANT
+LABEL = plan.SESSION_LABEL  # peers run on the session's interpreter
 
 
 @pytest.fixture
@@ -81,7 +82,7 @@ def test_your_own_library_is_profiled_from_an_adapter_file_on_the_command_line(t
     schema_validator().validate(summary)
     assert summary["runs"] == {}
     [(run_id, run)] = summary["peer_runs"].items()  # no_grad_loop: the adapter says it has no no-grad mode
-    assert run_id == "closure/seed_loop/off/iterations=3,size=200"
+    assert run_id == f"{LABEL}/closure/seed_loop/off/iterations=3,size=200"
     assert run["implementation"] == "closure" and run["status"] == "ok"
     assert run["ran_params"] == {"size": 20, "iterations": 3}  # its scalar_scale of 10
     assert run["peak_heap_bytes"] > 0 and run["timing"]["processes"] == 1
@@ -105,7 +106,7 @@ def test_a_peer_whose_adapter_check_fails_is_recorded_and_the_others_still_run(t
     assert jax["available"] is False and "the jax adapter cannot import its library here" in jax["reason"]
     assert summary["implementations"][VARIANT]["available"] is True
     [run_id] = summary["runs"]  # gc_only's id also names its budget
-    assert run_id.startswith(f"{VARIANT}/seed_loop/off/iterations=2,size=100")
+    assert run_id.startswith(f"{LABEL}/{VARIANT}/seed_loop/off/iterations=2,size=100")
     assert not summary.get("peer_runs")
 
 
@@ -181,8 +182,8 @@ def test_the_readme_example_profiles_a_micrograd_shaped_library(tmp_path, monkey
                            "--captures", str(tmp_path / "captures"), "--logs", str(tmp_path / "logs")])
     assert status == 0
     summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
-    assert sorted(summary["peer_runs"]) == ["my_micrograd/deep_chain/off/depth=5,size=300",
-                                            "my_micrograd/seed_loop/off/iterations=2,size=300"]
+    assert sorted(summary["peer_runs"]) == [f"{LABEL}/my_micrograd/deep_chain/off/depth=5,size=300",
+                                            f"{LABEL}/my_micrograd/seed_loop/off/iterations=2,size=300"]
     assert all(run["status"] == "ok" and run["ran_params"]["size"] == 3 for run in summary["peer_runs"].values())
     described = summary["implementations"]["my_micrograd"]["description"]
     assert described["source"]["file"] == "micrograd/engine.py"

@@ -20,6 +20,7 @@ from graphmem.workloads import WORKLOADS
 
 SCHEMA = json.loads(SCHEMA_PATH.read_text())
 VARIANT = dezero.VARIANT
+LABEL = plan.SESSION_LABEL  # the interpreter these tests run on: the first part of every id they measure
 
 
 def run_profile(tmp_path, *args, interpreter=sys.executable):
@@ -41,7 +42,8 @@ def test_smoke_profile_of_one_tiny_workload(tmp_path):
     assert status == 0
     jsonschema.validate(summary, SCHEMA)
     [(run_id, run)] = summary["runs"].items()
-    assert run_id.startswith(f"{VARIANT}/seed_loop/off/iterations=3,size=1000")
+    assert run_id.startswith(f"{LABEL}/{VARIANT}/seed_loop/off/iterations=3,size=1000")
+    assert run["interpreter"]["label"] == LABEL and run["interpreter"]["numpy"] == run["provenance"]["numpy"]
     assert run["status"] == "ok" and run["reason"] is None
     assert run["iterations_completed"] == 3
     assert run["live_set_bound_bytes"] == 8 * 1000 * 8
@@ -55,8 +57,8 @@ def test_smoke_profile_of_one_tiny_workload(tmp_path):
         if path.suffix == ".html":
             assert offline_pages.remote_references(path) == []
     # not the default parameters, so not the default run's file names
-    assert (tmp_path / "reports" / VARIANT / "seed_loop-off-iterations3-size1000.flamegraph.html").is_file()
-    assert not (tmp_path / "reports" / VARIANT / "seed_loop-off.flamegraph.html").exists()
+    assert (tmp_path / "reports" / LABEL / VARIANT / "seed_loop-off-iterations3-size1000.flamegraph.html").is_file()
+    assert not (tmp_path / "reports" / LABEL / VARIANT / "seed_loop-off.flamegraph.html").exists()
     # the memory-over-time line ends after the final collection, past the workload's own end
     assert run["snapshots"][-1]["t"] >= run["wall_seconds"]
     timing = run["timing"]
@@ -147,8 +149,8 @@ def test_selection_narrows_the_matrix():
     runs = matrix("--variant", "gc_only", "--workload", "seed_loop", "--mode", "off", "--gc-budget", "1MiB,2MiB",
                   "--no-sweeps")
     assert sorted(r.id for r in runs) == [
-        "gc_only/seed_loop/off/iterations=100,size=100000/budget=1048576",
-        "gc_only/seed_loop/off/iterations=100,size=100000/budget=2097152",
+        f"{LABEL}/gc_only/seed_loop/off/iterations=100,size=100000/budget=1048576",
+        f"{LABEL}/gc_only/seed_loop/off/iterations=100,size=100000/budget=2097152",
     ]
     assert {r.params_dict["size"] for r in matrix("--workload", "seed_loop", "--full", "--no-sweeps")} == {
         100_000, 1_000_000}
@@ -168,24 +170,28 @@ def test_sizes_parse(text, size):
 
 
 # --- the summary -------------------------------------------------------------------
-PROVENANCE = {"python": "3", "numpy": "2", "memray": "1", "platform": "p", "cpu": "c", "git_commit": "g",
+PROVENANCE = {"python": "3.11.7 CPython", "numpy": "2", "memray": "1", "platform": "p", "cpu": "c", "git_commit": "g",
               "git_dirty": False, "PYTHONMALLOC": None, "command": "first"}
 GOOD_FIELDS = {"peak_ratio_to_bound": 1.25, "total_allocations": 3, "total_bytes_allocated": 100, "wall_seconds": 0.1,
                "gc": {"runs": [0, 0, 0], "seconds": [0.0, 0.0, 0.0]}, "held_bytes_at_return": 0,
                "held_bytes_after_collect": 0, "iterations_completed": 1}
 
 
+INTERPRETER = {"label": "cpython-3.11", "implementation": "CPython", "version": "3.11.7", "numpy": "2",
+               "gc_threshold": [700, 10, 10]}
+
+
 def record(run_id, peak, command="first", commit="g", measured_at="2026-01-01T00:00:00+00:00"):
-    variant, workload, mode = run_id.split("/")[:3]
-    return {"id": run_id, "variant": variant, "workload": workload, "mode": mode, "params": {"size": 1},
+    variant, workload, mode = run_id.split("/")[1:4]
+    return {"id": run_id, "interpreter": INTERPRETER, "variant": variant, "workload": workload, "mode": mode, "params": {"size": 1},
             "gc_budget": None, "status": "ok", "reason": None, "live_set_bound_bytes": 8,
             "peak_heap_bytes": peak, **GOOD_FIELDS, "files": {}, "measured_at": measured_at,
             "provenance": {**PROVENANCE, "command": command, "git_commit": commit}}
 
 
 def failed(run_id, reason, at="2026-01-02T00:00:00+00:00"):
-    variant, workload, mode = run_id.split("/")[:3]
-    base = {"id": run_id, "variant": variant, "workload": workload, "mode": mode, "params": {"size": 1},
+    variant, workload, mode = run_id.split("/")[1:4]
+    base = {"id": run_id, "interpreter": INTERPRETER, "variant": variant, "workload": workload, "mode": mode, "params": {"size": 1},
             "gc_budget": None, "live_set_bound_bytes": 8, "provenance": PROVENANCE}
     record = execute.failed_record(base, reason, "build/profile-logs/x.log")
     record["measured_at"] = record["failure"]["at"] = at
@@ -194,21 +200,21 @@ def failed(run_id, reason, at="2026-01-02T00:00:00+00:00"):
 
 def test_rerun_of_a_subset_replaces_only_its_runs_and_keeps_each_runs_provenance(tmp_path):
     path = tmp_path / "summary.json"
-    store.merge_runs(path, {"strong/a/auto/size=1": record("strong/a/auto/size=1", 10),
-                              "weakref/a/auto/size=1": record("weakref/a/auto/size=1", 20)})
-    store.merge_runs(path, {"strong/a/auto/size=1": record("strong/a/auto/size=1", 11, "second", "h")})
+    store.merge_runs(path, {"cpython-3.11/strong/a/auto/size=1": record("cpython-3.11/strong/a/auto/size=1", 10),
+                              "cpython-3.11/weakref/a/auto/size=1": record("cpython-3.11/weakref/a/auto/size=1", 20)})
+    store.merge_runs(path, {"cpython-3.11/strong/a/auto/size=1": record("cpython-3.11/strong/a/auto/size=1", 11, "second", "h")})
     summary = json.loads(path.read_text())
     jsonschema.validate(summary, SCHEMA)
     assert "command" not in summary and "environment" not in summary
-    assert summary["runs"]["strong/a/auto/size=1"]["peak_heap_bytes"] == 11
-    assert summary["runs"]["strong/a/auto/size=1"]["provenance"]["command"] == "second"
-    assert summary["runs"]["weakref/a/auto/size=1"]["peak_heap_bytes"] == 20
-    assert summary["runs"]["weakref/a/auto/size=1"]["provenance"] == PROVENANCE, "not relabelled by the rerun"
+    assert summary["runs"]["cpython-3.11/strong/a/auto/size=1"]["peak_heap_bytes"] == 11
+    assert summary["runs"]["cpython-3.11/strong/a/auto/size=1"]["provenance"]["command"] == "second"
+    assert summary["runs"]["cpython-3.11/weakref/a/auto/size=1"]["peak_heap_bytes"] == 20
+    assert summary["runs"]["cpython-3.11/weakref/a/auto/size=1"]["provenance"] == PROVENANCE, "not relabelled by the rerun"
 
 
 def test_a_failed_attempt_is_kept_beside_the_good_record_never_over_it(tmp_path):
     path = tmp_path / "summary.json"
-    run_id = "strong/a/auto/size=1"
+    run_id = "cpython-3.11/strong/a/auto/size=1"
     store.merge_runs(path, {run_id: record(run_id, 10)})
     store.merge_runs(path, {run_id: failed(run_id, "timed out after 0.5 s")})
     store.merge_runs(path, {run_id: failed(run_id, "exited with status 1", at="2026-01-03T00:00:00+00:00")})
@@ -225,7 +231,7 @@ def test_a_failed_attempt_is_kept_beside_the_good_record_never_over_it(tmp_path)
 
 def test_a_run_that_never_succeeded_keeps_a_failed_record(tmp_path):
     path = tmp_path / "summary.json"
-    run_id = "strong/a/auto/size=1"
+    run_id = "cpython-3.11/strong/a/auto/size=1"
     store.merge_runs(path, {run_id: failed(run_id, "first")})
     store.merge_runs(path, {run_id: failed(run_id, "second")})
     kept = json.loads(path.read_text())["runs"][run_id]
@@ -236,21 +242,23 @@ def test_a_run_that_never_succeeded_keeps_a_failed_record(tmp_path):
 
 def test_a_schema_1_summary_is_migrated_with_its_environment_on_every_run(tmp_path):
     path = tmp_path / "summary.json"
-    old = record("strong/a/auto/size=1", 10)
+    old = record("cpython-3.11/strong/a/auto/size=1", 10)
     old.pop("provenance")
+    old.pop("interpreter")
+    old["id"] = "strong/a/auto/size=1"  # schema 1 and 2 ids do not name the interpreter
     environment = {key: value for key, value in PROVENANCE.items() if key != "command"}
     path.write_text(json.dumps({"schema_version": 1, "command": "old command", "environment": environment,
                                 "workloads": {}, "runs": {old["id"]: old}}))
-    store.merge_runs(path, {"weakref/a/auto/size=1": record("weakref/a/auto/size=1", 20, "new")})
+    store.merge_runs(path, {"cpython-3.11/weakref/a/auto/size=1": record("cpython-3.11/weakref/a/auto/size=1", 20, "new")})
     summary = json.loads(path.read_text())
-    assert summary["schema_version"] == 2
-    assert summary["runs"]["strong/a/auto/size=1"]["provenance"] == {**environment, "command": "old command"}
-    assert summary["runs"]["weakref/a/auto/size=1"]["provenance"]["command"] == "new"
+    assert summary["schema_version"] == store.SCHEMA_VERSION == 3
+    assert summary["runs"]["cpython-3.11/strong/a/auto/size=1"]["provenance"] == {**environment, "command": "old command"}
+    assert summary["runs"]["cpython-3.11/weakref/a/auto/size=1"]["provenance"]["command"] == "new"
 
 
 def test_an_interrupted_write_leaves_the_old_summary_whole(tmp_path, monkeypatch):
     path = tmp_path / "summary.json"
-    store.merge_runs(path, {"strong/a/auto/size=1": record("strong/a/auto/size=1", 10)})
+    store.merge_runs(path, {"cpython-3.11/strong/a/auto/size=1": record("cpython-3.11/strong/a/auto/size=1", 10)})
     before = path.read_bytes()
 
     class DiskFullOs:
@@ -264,7 +272,7 @@ def test_an_interrupted_write_leaves_the_old_summary_whole(tmp_path, monkeypatch
 
     monkeypatch.setattr(atomic_files, "os", DiskFullOs())
     with pytest.raises(OSError):
-        store.merge_runs(path, {"strong/b/auto/size=1": record("strong/b/auto/size=1", 5)})
+        store.merge_runs(path, {"cpython-3.11/strong/b/auto/size=1": record("cpython-3.11/strong/b/auto/size=1", 5)})
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["summary.json", "summary.json.lock"], \
         "no temporary file is left behind (the lock file stays: flock needs a file, and it holds nothing)"
@@ -272,7 +280,7 @@ def test_an_interrupted_write_leaves_the_old_summary_whole(tmp_path, monkeypatch
 
 def test_an_invalid_summary_is_not_written(tmp_path):
     path = tmp_path / "summary.json"
-    bad = record("strong/a/auto/size=1", 10)
+    bad = record("cpython-3.11/strong/a/auto/size=1", 10)
     bad["status"] = "fine"
     with pytest.raises(store.SummaryError, match="does not match"):
         store.merge_runs(path, {bad["id"]: bad})
@@ -282,7 +290,7 @@ def test_an_invalid_summary_is_not_written(tmp_path):
 def test_an_unreadable_summary_is_kept_aside(tmp_path):
     path = tmp_path / "summary.json"
     path.write_text("{ half a file")
-    store.merge_runs(path, {"strong/a/auto/size=1": record("strong/a/auto/size=1", 10)})
+    store.merge_runs(path, {"cpython-3.11/strong/a/auto/size=1": record("cpython-3.11/strong/a/auto/size=1", 10)})
     kept = [p for p in tmp_path.iterdir() if p.name.startswith("summary.json.unreadable-")]
     assert len(kept) == 1 and kept[0].read_text() == "{ half a file"
     assert json.loads(path.read_text())["runs"]
@@ -295,7 +303,7 @@ def test_inline_libraries_move_to_shared_assets_and_data_stays(tmp_path):
     style = "body{}" + " " * offline_pages.SHARED_MINIMUM
     page = (f'<html><head><style>{style}</style></head><body><script type="text/javascript">{library}</script>'
             f'<script type="text/javascript">{data}</script><script>small()</script></body></html>')
-    pages = tmp_path / "reports" / "strong"
+    pages = tmp_path / "reports" / "strong"  # any folder of pages
     pages.mkdir(parents=True)
     for name in ("a.html", "b.html"):
         (pages / name).write_text(page)
@@ -320,5 +328,5 @@ def test_remote_scripts_are_detected(tmp_path):
 
 def test_summary_files_are_readable_by_everyone(tmp_path):
     path = tmp_path / "summary.json"
-    store.merge_runs(path, {"strong/a/auto/size=1": record("strong/a/auto/size=1", 10)})
+    store.merge_runs(path, {"cpython-3.11/strong/a/auto/size=1": record("cpython-3.11/strong/a/auto/size=1", 10)})
     assert path.stat().st_mode & 0o777 == 0o666 & ~atomic_files.UMASK

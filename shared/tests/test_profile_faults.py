@@ -25,6 +25,7 @@ from graphmem.workloads import WORKLOADS
 
 SCHEMA = json.loads(SCHEMA_PATH.read_text())
 VARIANT = dezero.VARIANT
+LABEL = plan.SESSION_LABEL
 TINY = "size=1000,iterations=3"
 SHARED = Path(driver.__file__).resolve().parents[2]
 
@@ -206,7 +207,7 @@ def test_files_of_a_good_run_are_written_whole_and_from_the_run(tmp_path, scratc
     assert status == 0
     [run] = summary["runs"].values()
     for path in run["files"].values():
-        assert (tmp_path / path).parent == tmp_path / "reports" / VARIANT
+        assert (tmp_path / path).parent == tmp_path / "reports" / LABEL / VARIANT
     assert not list(scratch.iterdir()), "the scratch folder where memray rendered is gone"
     page = (tmp_path / run["files"]["flamegraph"]).read_text()
     assert "../assets/" in page and len(page) < 2_000_000, "the libraries are shared, not inlined"

@@ -13,10 +13,11 @@ from pathlib import Path
 import dezero
 import pytest
 
-from graphmem.profile import driver
+from graphmem.profile import driver, plan
 from graphmem.store import load_summary
 
 VARIANT = dezero.VARIANT
+LABEL = plan.SESSION_LABEL
 SHARED = Path(driver.__file__).resolve().parents[2]
 TINY = "size=1000,iterations=3"
 
@@ -35,8 +36,8 @@ def start(tmp_path, *args):
 
 
 def pages_and_records(reports):
-    """(every page under reports/<variant>/, every file a record names), as paths relative to reports/.."""
-    pages = {str(p.relative_to(reports.parent)) for p in (reports / VARIANT).iterdir()}
+    """(every page under reports/<interpreter>/<variant>/, every file a record names), as paths relative to reports/.."""
+    pages = {str(p.relative_to(reports.parent)) for p in (reports / LABEL / VARIANT).iterdir()}
     summary = load_summary(reports / "summary.json")
     named = {path for run in summary["runs"].values() for path in run["files"].values()}
     return pages, named
@@ -53,7 +54,7 @@ def test_two_profiles_at_once_keep_every_run_and_every_page_has_its_record(tmp_p
         assert process.returncode == 0, err
         assert "Traceback" not in err
     summary = load_summary(tmp_path / "reports" / "summary.json")
-    expected = {f"{VARIANT}/{w}/{m}/iterations=3,size=1000" + ("/budget=67108864" if VARIANT == "gc_only" else "")
+    expected = {f"{LABEL}/{VARIANT}/{w}/{m}/iterations=3,size=1000" + ("/budget=67108864" if VARIANT == "gc_only" else "")
                 for argv in (first, second) for w in argv[1].split(",") for m in argv[3].split(",")}
     assert set(summary["runs"]) == expected, "a run one of the profiles measured is missing"
     for run in summary["runs"].values():

@@ -15,9 +15,9 @@ from graphmem.report.selection import budget_sweeps, chart_plan, sweep
 from graphmem.variant_sources import differing_lines
 
 FIXTURE = Path(__file__).parent / "fixtures" / "summary-small.json"
-STRONG_LOOP_AUTO = "strong/seed_loop/auto/iterations=50,size=100000"
-STRONG_LOOP_OFF = "strong/seed_loop/off/iterations=50,size=100000"
-WEAKREF_LOOP_OFF = "weakref/seed_loop/off/iterations=50,size=100000"
+STRONG_LOOP_AUTO = "cpython-3.11/strong/seed_loop/auto/iterations=50,size=100000"
+STRONG_LOOP_OFF = "cpython-3.11/strong/seed_loop/off/iterations=50,size=100000"
+WEAKREF_LOOP_OFF = "cpython-3.11/weakref/seed_loop/off/iterations=50,size=100000"
 
 
 def render(summary, committed=frozenset()):
@@ -111,7 +111,7 @@ def test_a_cycle_that_frees_nothing_extra_is_not_claimed(summary):
 
 
 def test_a_collector_that_is_not_late_is_not_called_late(summary):
-    weak = summary["runs"]["weakref/seed_loop/auto/iterations=50,size=100000"]
+    weak = summary["runs"]["cpython-3.11/weakref/seed_loop/auto/iterations=50,size=100000"]
     weak["peak_heap_bytes"] = summary["runs"][STRONG_LOOP_AUTO]["peak_heap_bytes"]
     step3 = step_text(section(render(summary), "4. The argument"), "Step 3")
     assert "**Not supported by this run.**" in step3
@@ -188,9 +188,10 @@ def test_uncommitted_flamegraphs_say_where_they_come_from(fixture_summary):
     run = fixture_summary["runs"][STRONG_LOOP_AUTO]
     committed = frozenset(run["files"].values())
     flamegraphs = section(render(fixture_summary, committed), "5. Flamegraphs")
-    row = next(line for line in flamegraphs.splitlines() if f"`{STRONG_LOOP_AUTO}`" in line)
+    # the report prints ids without the interpreter label: it describes one interpreter
+    row = next(line for line in flamegraphs.splitlines() if f"`{STRONG_LOOP_AUTO.split('/', 1)[1]}`" in line)
     assert row.rstrip(" |").endswith("yes")
-    other = next(line for line in flamegraphs.splitlines() if f"`{STRONG_LOOP_OFF}`" in line)
+    other = next(line for line in flamegraphs.splitlines() if f"`{STRONG_LOOP_OFF.split('/', 1)[1]}`" in line)
     assert "`python3 -m nox -s profile` creates them" in other
     assert "Width is memory, not time" in flamegraphs
     without = flamegraphs[flamegraphs.index("<details>"):]
@@ -213,12 +214,12 @@ def test_a_summary_that_is_not_json_is_named(tmp_path):
 
 @pytest.mark.parametrize("change, complaint", [
     (lambda s: s["runs"][STRONG_LOOP_AUTO].update(mode="sometimes"),
-     r"runs/strong/seed_loop/auto/.*/mode: 'sometimes' is not one of"),
+     r"runs/cpython-3.11/strong/seed_loop/auto/.*/mode: 'sometimes' is not one of"),
     (lambda s: s["runs"][STRONG_LOOP_AUTO].pop("status"),
-     r"runs/strong/seed_loop/auto/.*'status' is a required property"),
-    (lambda s: s.update(schema_version=3), r"schema_version: 2 was expected"),
+     r"runs/cpython-3.11/strong/seed_loop/auto/.*'status' is a required property"),
+    (lambda s: s.update(schema_version=4), r"schema_version: 3 was expected"),
     (lambda s: s["runs"][STRONG_LOOP_AUTO]["provenance"].pop("python"),
-     r"runs/strong/seed_loop/auto/.*/provenance: 'python' is a required property"),
+     r"runs/cpython-3.11/strong/seed_loop/auto/.*/provenance: 'python' is a required property"),
 ], ids=["bad-mode", "no-status", "schema-version", "no-python"])
 def test_a_summary_off_schema_is_named_with_the_schema_message(tmp_path, fixture_summary, change, complaint):
     broken = copy.deepcopy(fixture_summary)

@@ -70,7 +70,7 @@ def test_a_sweep_measured_in_one_mode_is_captioned_and_drawn_as_one_panel(summar
 
 
 def test_a_timeline_that_does_not_fall_at_its_end_is_not_said_to(summary):
-    run = summary["runs"]["gc_only/seed_loop/auto/iterations=50,size=100000/budget=67108864"]
+    run = summary["runs"]["cpython-3.11/gc_only/seed_loop/auto/iterations=50,size=100000/budget=67108864"]
     chart = chart_named(summary, "chart-memory-over-time-auto.png")
     for other in summary["runs"].values():
         if other.get("snapshots"):
@@ -97,7 +97,7 @@ def test_a_run_stopped_at_the_ceiling_is_a_labelled_lower_bound(summary):
     chart = chart_named(summary, "chart-peak-vs-iterations.png")
     assert "stopped at the memory ceiling" not in captions.caption(summary, chart)
     assert drawn(summary, chart)["stopped_markers"] == 0
-    run = summary["runs"]["strong/seed_loop/off/iterations=200,size=100000"]
+    run = summary["runs"]["cpython-3.11/strong/seed_loop/off/iterations=200,size=100000"]
     run.update(status="ceiling", reason="stopped at the ceiling of 1 GiB after 150 iterations", iterations_completed=150)
     text = captions.caption(summary, chart)
     assert "strong at iterations=200 (collector `off`) stopped at the memory ceiling" in text
@@ -112,15 +112,15 @@ def test_a_line_is_said_to_sit_on_the_bound_only_when_it_does(summary):
     chart = chart_named(summary, "chart-peak-vs-size.png")
     claim = "With the collector `auto`, weakref's line lies on the band"
     assert claim in captions.caption(summary, chart)
-    weak = summary["runs"]["weakref/seed_loop/auto/iterations=50,size=10000"]
+    weak = summary["runs"]["cpython-3.11/weakref/seed_loop/auto/iterations=50,size=10000"]
     weak["peak_heap_bytes"] = 3 * weak["live_set_bound_bytes"]
     assert claim not in captions.caption(summary, chart)
 
 
 def test_a_budget_point_on_a_reference_is_named(summary):
     chart = chart_named(summary, "chart-budget-sweep.png")
-    strong = summary["runs"]["strong/seed_loop/auto/iterations=50,size=100000"]
-    big = summary["runs"]["gc_only/seed_loop/auto/iterations=50,size=100000/budget=268435456"]
+    strong = summary["runs"]["cpython-3.11/strong/seed_loop/auto/iterations=50,size=100000"]
+    big = summary["runs"]["cpython-3.11/gc_only/seed_loop/auto/iterations=50,size=100000/budget=268435456"]
     big["peak_heap_bytes"] = strong["peak_heap_bytes"]
     big["gc"] = {**strong["gc"], "variant_collections": 0, "variant_seconds": 0.0}
     text = captions.caption(summary, chart)

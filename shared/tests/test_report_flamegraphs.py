@@ -7,8 +7,8 @@ from graphmem.report import flamegraphs
 from graphmem.report import render as report
 from graphmem.report.cells import fmt_bytes
 
-STRONG = "strong/seed_loop/auto/iterations=50,size=100000"
-WEAK = "weakref/seed_loop/auto/iterations=50,size=100000"
+STRONG = "cpython-3.11/strong/seed_loop/auto/iterations=50,size=100000"
+WEAK = "cpython-3.11/weakref/seed_loop/auto/iterations=50,size=100000"
 CORE = "/venv/lib/python3.11/site-packages/dezero/core.py"
 
 
@@ -68,7 +68,7 @@ def test_missing_or_corrupt_stats_are_not_measured(summary, tmp_path, root):
 def test_each_flamegraph_link_sits_beside_its_figures(summary, root):
     summary["runs"][STRONG]["held_bytes_at_return"] = 12_345_678
     text = "\n\n".join(flamegraphs.section_flamegraphs(summary, frozenset(), root))
-    row = next(line for line in text.splitlines() if line.startswith(f"| `{STRONG}`"))
+    row = next(line for line in text.splitlines() if line.startswith(f"| `{STRONG.split('/', 1)[1]}`"))
     assert fmt_bytes(12_345_678) in row and fmt_bytes(900_000) in row
     assert "[flamegraph](" in row and "[temporal](" in row
 

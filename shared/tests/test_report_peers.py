@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from graphmem.report import charts, peers
-from graphmem.report.data import schema_validator
+from graphmem.report.data import migrate, schema_validator
 from graphmem.report.render import render_markdown
 
 FIXTURE = Path(__file__).parent / "fixtures" / "summary-small.json"
@@ -35,14 +35,14 @@ def anatomy_record(objects, by_type, array_bytes, cycle, after_backward=None):
 
 @pytest.fixture
 def summary():
-    summary = json.loads(FIXTURE.read_text())
+    summary = migrate(json.loads(FIXTURE.read_text()))  # the fixture is schema 2, as a reader finds it
     seed = next(run for run in summary["runs"].values() if run["variant"] == "weakref"
                 and run["workload"] == "seed_loop" and run["params"] == summary["workloads"]["seed_loop"]["default_params"]
                 and run["mode"] == "auto")
     summary["peer_runs"] = {}
     for mode, peak in (("auto", 3_000_000), ("off", 250_000_000)):
         run = copy.deepcopy(seed)
-        run.update(id=f"micrograd/seed_loop/{mode}/x", variant="micrograd", implementation="micrograd", mode=mode,
+        run.update(id=f"cpython-3.11/micrograd/seed_loop/{mode}/x", variant="micrograd", implementation="micrograd", mode=mode,
                    peak_heap_bytes=peak, peak_ratio_to_bound=round(peak / run["live_set_bound_bytes"], 4))
         run.pop("timing", None)
         summary["peer_runs"][run["id"]] = run
@@ -82,7 +82,7 @@ def test_the_section_prints_the_summary_s_figures_and_names_the_unavailable_peer
     assert "**yes**: 2,400 objects (cell 900, Value 400), 0 B of arrays; after backward 3,100 objects" in section
     assert "no: reference counting frees it" in section  # weakref's anatomy
     assert "2.9 MiB / 238.4 MiB" in section  # micrograd's seed loop peaks, auto / off
-    ratio_auto = summary["peer_runs"]["micrograd/seed_loop/auto/x"]["peak_ratio_to_bound"]
+    ratio_auto = summary["peer_runs"]["cpython-3.11/micrograd/seed_loop/auto/x"]["peak_ratio_to_bound"]
     assert f"{ratio_auto:.2f}×" in section
     assert "`Value -._backward-> function _backward -__closure__-> tuple -[1]-> cell -cell_contents-> Value`" \
         in section

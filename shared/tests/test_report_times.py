@@ -13,8 +13,8 @@ from graphmem.report.provenance import mixed_provenance
 from graphmem.report.times import compare_times
 
 FIXTURE = Path(__file__).parent / "fixtures" / "summary-small.json"
-STRONG_LOOP_AUTO = "strong/seed_loop/auto/iterations=50,size=100000"
-WEAKREF_LOOP_AUTO = "weakref/seed_loop/auto/iterations=50,size=100000"
+STRONG_LOOP_AUTO = "cpython-3.11/strong/seed_loop/auto/iterations=50,size=100000"
+WEAKREF_LOOP_AUTO = "cpython-3.11/weakref/seed_loop/auto/iterations=50,size=100000"
 
 
 @pytest.fixture

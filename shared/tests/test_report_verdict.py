@@ -14,10 +14,10 @@ from graphmem.report.data import load_summary
 
 FIXTURE = Path(__file__).parent / "fixtures" / "summary-small.json"
 FIRST_SCREEN = 40
-STRONG_AUTO = "strong/seed_loop/auto/iterations=50,size=100000"
-WEAK_AUTO = "weakref/seed_loop/auto/iterations=50,size=100000"
-STRONG_OFF = "strong/seed_loop/off/iterations=50,size=100000"
-SMALL_BUDGET = "gc_only/seed_loop/auto/iterations=50,size=100000/budget=1048576"
+STRONG_AUTO = "cpython-3.11/strong/seed_loop/auto/iterations=50,size=100000"
+WEAK_AUTO = "cpython-3.11/weakref/seed_loop/auto/iterations=50,size=100000"
+STRONG_OFF = "cpython-3.11/strong/seed_loop/off/iterations=50,size=100000"
+SMALL_BUDGET = "cpython-3.11/gc_only/seed_loop/auto/iterations=50,size=100000/budget=1048576"
 # Per-op rows as bench writes them: the pooled statistics over every repeat, and each round's median (one
 # process per implementation per round), which is what a difference is decided on. The pooled ranges here
 # overlap on purpose (as the committed bench.json's do): only the rounds' ranges may decide.

@@ -1,7 +1,9 @@
 """What a harness process left, checked before it counts: a bad result is a failed run, never a crash.
 
 A result must be a JSON object that matches the summary schema and could be true of a measurement;
-the timing processes' samples are summarised into a record's `timing` block.
+the timing processes' samples are summarised into a record's `timing` block. A phase run's result must
+say the start phase the harness set; the keys a newer harness adds (array_bytes, collection_iterations)
+are checked where they are present.
 """
 import json
 import math
@@ -16,6 +18,7 @@ from graphmem.workloads import WORKLOADS
 # --- running -----------------------------------------------------------------------
 RENDERED = ("flamegraph", "temporal_flamegraph", "stats")
 SUFFIXES = {"flamegraph": ".flamegraph.html", "temporal_flamegraph": ".temporal.html", "stats": ".stats.json"}
+MEMRAY_FIGURES = ("peak_heap_bytes", "peak_ratio_to_bound", "total_allocations", "total_bytes_allocated", "snapshots")
 # --- checking what a run left -------------------------------------------------------
 class RunFailed(Exception):
     """One attempt of one run failed; its message is the reason recorded for it."""
@@ -70,6 +73,11 @@ def impossible(record, run):
     if record.get("held_bytes_after_collect") is not None and record.get("held_bytes_at_return") is not None \
             and record["held_bytes_after_collect"] > record["held_bytes_at_return"]:
         return "a collection cannot increase the bytes held"
+    arrays = record.get("array_bytes")
+    if arrays and arrays["at_return"] > arrays["peak"]:
+        return "the array bytes held at return are more than their peak"
+    if any(iteration > total for iteration, _ in record.get("collection_iterations") or []):
+        return f"a collection is placed after the run's last iteration ({total})"
     ratio = record.get("peak_ratio_to_bound")
     bound = record["live_set_bound_bytes"]
     if ratio is not None and peak is not None and bound and abs(ratio - peak / bound) > 1e-3 * max(1, ratio):
@@ -89,7 +97,21 @@ def checked_record(run, result, base, spec):
     for key, path in files.items():
         if key not in RENDERED or path != spec.get(key) or not Path(path).is_file():
             raise RunFailed(f"its result names a file it was not asked for or did not write: {key}={path!r}")
-    record = {**base, **result, "id": run.id, "files": files, "measured_at": now()}
+    if run.start_phase is not None and result.get("start_phase") is None:
+        raise RunFailed(f"its result does not say the start phase it set (spec key start_phase, asked "
+                        f"{run.start_phase:g}): this harness cannot set it")
+    if base.get("memray_unavailable"):
+        for key in MEMRAY_FIGURES:
+            result.pop(key, None)  # a timing process's result as the record: no memray figures to keep
+    reported = result.get("interpreter")
+    if isinstance(reported, dict) and base.get("interpreter") and reported.get("version") not in (
+            None, base["interpreter"]["version"]):
+        raise RunFailed(f"its result is from Python {reported['version']}, not the environment's "
+                        f"{base['interpreter']['version']}")
+    # The harness may say more of its interpreter (its executable, PyPy's own version); the label is ours.
+    interpreter = {**(reported if isinstance(reported, dict) else {}), **(base.get("interpreter") or {})}
+    record = {**base, **result, "id": run.id, "files": files, "measured_at": now(),
+              **({"interpreter": interpreter} if interpreter else {})}
     problem = run_schema_problem(record)
     if problem:
         raise RunFailed(f"its result does not match summary.schema.json {problem}")
@@ -111,15 +133,34 @@ def checked_sample(result, what):
         raise RunFailed(f"{what} reported status {result.get('status')!r}")
     number(result.get("wall_seconds"), "wall_seconds")
     gc_stats = result.get("gc")
-    if not isinstance(gc_stats, dict) or not all(isinstance(gc_stats.get(key), list) and len(gc_stats[key]) == 3
-                                                 for key in ("runs", "seconds")):
+    # null where the collector cannot be watched (PyPy has no gc.callbacks); else runs and seconds per generation
+    if gc_stats is not None:
+        if not isinstance(gc_stats, dict) or not all(isinstance(gc_stats.get(key), list) and len(gc_stats[key]) == 3
+                                                     for key in ("runs", "seconds")):
+            raise RunFailed(f"{what} reported no collector runs and seconds per generation")
+        for generation in range(3):
+            number(gc_stats["runs"][generation], "a collector run count", whole=True)
+            number(gc_stats["seconds"][generation], "a collector time")
+        for key, whole in (("variant_collections", True), ("variant_seconds", False)):
+            if gc_stats.get(key) is not None:
+                number(gc_stats[key], key, whole)
+    elif "gc" not in result:
         raise RunFailed(f"{what} reported no collector runs and seconds per generation")
-    for generation in range(3):
-        number(gc_stats["runs"][generation], "a collector run count", whole=True)
-        number(gc_stats["seconds"][generation], "a collector time")
-    for key, whole in (("variant_collections", True), ("variant_seconds", False)):
-        if gc_stats.get(key) is not None:
-            number(gc_stats[key], key, whole)
+    iterations = result.get("collection_iterations")
+    if iterations is not None:
+        if not isinstance(iterations, list) \
+                or not all(isinstance(pair, list) and len(pair) == 2 for pair in iterations):
+            raise RunFailed(f"{what} reported collection_iterations that are not [iteration, generation] pairs")
+        for iteration, generation in iterations:
+            number(iteration, "a collection's iteration", whole=True)
+            if number(generation, "a collection's generation", whole=True) > 2:
+                raise RunFailed(f"{what} reported a collection of generation {generation}")
+    arrays = result.get("array_bytes")
+    if arrays is not None:
+        if not isinstance(arrays, dict):
+            raise RunFailed(f"{what} reported array_bytes that is not an object")
+        for key in ("peak", "at_return"):
+            number(arrays.get(key), f"array_bytes {key}", whole=True)
     return result
 
 
@@ -138,10 +179,10 @@ def timing_statistics(samples):
 
     def full_pause(sample):
         gc_stats = sample["gc"]
-        return gc_stats["seconds"][2] / gc_stats["runs"][2] if gc_stats["runs"][2] else None
+        return gc_stats["seconds"][2] / gc_stats["runs"][2] if gc_stats and gc_stats["runs"][2] else None
 
     def own_collection(sample):
-        gc_stats = sample["gc"]
+        gc_stats = sample["gc"] or {}
         if gc_stats.get("variant_collections") and gc_stats.get("variant_seconds") is not None:
             return gc_stats["variant_seconds"] / gc_stats["variant_collections"]
         return None
@@ -149,12 +190,15 @@ def timing_statistics(samples):
     def rounded(pick):
         return lambda sample: None if pick(sample) is None else round(pick(sample), 6)
 
+    first = samples[0].get("collection_iterations")
     return {
         "processes": len(samples),
         "memray": False,
+        **({"collection_iterations": first} if first is not None else {}),
         "wall_seconds": per_process(rounded(lambda sample: sample["wall_seconds"])),
-        "collector_seconds": per_process(rounded(lambda sample: sum(sample["gc"]["seconds"]))),
+        "collector_seconds": per_process(rounded(
+            lambda sample: sum(sample["gc"]["seconds"]) if sample["gc"] else None)),
         "full_collection_seconds": per_process(rounded(full_pause)),
         "variant_collection_seconds": per_process(rounded(own_collection)),
-        "variant_seconds": per_process(rounded(lambda sample: sample["gc"].get("variant_seconds"))),
+        "variant_seconds": per_process(rounded(lambda sample: (sample["gc"] or {}).get("variant_seconds"))),
     }

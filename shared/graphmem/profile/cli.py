@@ -1,6 +1,7 @@
 """The profile's command line: its options, their defaults, and the command that reproduces a run.
 
-    python -m graphmem.profile [--full] [--variant V,...] [--peer P,...] [--adapter FILE.py:Class]
+    python -m graphmem.profile [--full] [--python 3.12,pypy3,/path/to/python] [--variant V,...]
+                               [--peer P,...] [--adapter FILE.py:Class]
                                [--workload W,...] [--mode M,...]
                                [--gc-budget 8MiB,64MiB,...] [--ceiling 1GiB] [--no-sweeps] ...
 """
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from graphmem.adapters import PEERS
 from graphmem.facts import DEFAULT_GC_BUDGET, MODES, ROOT, VARIANTS
+from graphmem.interpreters import DEFAULTS as DEFAULT_INTERPRETERS
 from graphmem.profile.parsing import parse_size, positive_number
 from graphmem.profile.plan import BUDGET_SWEEP_WORKLOAD, DEFAULT_BUDGET_SWEEP
 from graphmem.sizes import format_size
@@ -25,7 +27,13 @@ DEFAULT_TIMING_PROCESSES = 5
 def argument_parser():
     parser = argparse.ArgumentParser(
         prog="nox -s profile --",
-        description="Profile the dezero variants under memray, one process per run; results go to reports/.")
+        description="Profile the dezero variants on each interpreter under memray (where memray runs), one process "
+                    "per run; results go to reports/.")
+    parser.add_argument("--python", action="append",
+                        help="interpreters our variants run on, by name (3.12, python3.12, pypy3: looked up on PATH "
+                             "and in pyenv's versions) or by path (default: "
+                             f"{', '.join(DEFAULT_INTERPRETERS)}); one that is not found is recorded as unavailable "
+                             "with the reason; peers run on this session's interpreter")
     parser.add_argument("--variant", action="append", help=f"variants to run (default all: {', '.join(VARIANTS)})")
     parser.add_argument("--peer", action="append",
                         help=f"peer libraries to run through their adapters, all, or none (default all: {', '.join(PEERS)}); "
@@ -56,7 +64,7 @@ def argument_parser():
     parser.add_argument("--captures", type=Path, default=ROOT / "build" / "memray",
                         help="where raw memray captures (.bin) go; not committed (default build/memray/)")
     parser.add_argument("--env-dir", type=Path, default=ROOT / ".nox",
-                        help="where the per-variant environments live (default .nox/)")
+                        help="where the environments, one per (variant, interpreter), live (default .nox/)")
     parser.add_argument("--requirement", action="append", default=[],
                         help="a requirement installed into every variant environment (repeatable)")
     parser.add_argument("--interpreter", action="append",

@@ -1,4 +1,5 @@
-"""The profile driver: every selected (variant, workload, mode, params, budget) in its own process.
+"""The profile driver: every selected (interpreter, variant, workload, mode, params, budget, phase) in its own
+process.
 
 Beside our variants, the peers (real autograd libraries, graphmem.adapters.PEERS, and any
 --adapter of your own) run the same workloads through their adapters, each in an environment
@@ -11,11 +12,12 @@ last run, or on Ctrl-C, COMPARISON.md and its charts are rendered from the merge
 three always agree; see reports/README.md.
 """
 import contextlib
+import dataclasses
 import signal
 import sys
 import time
 
-from graphmem import store
+from graphmem import interpreters, store
 from graphmem.atomic_files import NotWritable, check_writable, write_atomically
 from graphmem.checkout import display_path
 from graphmem.facts import VARIANTS
@@ -25,8 +27,8 @@ from graphmem.profile.environments import (describe_implementations, host_enviro
                                            probe_interpreter, variant_environment)
 from graphmem.profile.execute import execute
 from graphmem.profile.pages import prune_assets
-from graphmem.profile.parsing import SelectionError, parse_interpreters
-from graphmem.profile.plan import build_matrix, plan_estimate, workloads_record
+from graphmem.profile.parsing import SelectionError, parse_interpreters, split_names
+from graphmem.profile.plan import SESSION_LABEL, build_matrix, plan_estimate, workloads_record
 from graphmem.sizes import format_size
 INTERRUPTED = 130  # the shell's exit status for a command ended by SIGINT
 
@@ -71,8 +73,13 @@ def terminate_as_interrupt(signum, frame):
 def describe_result(record):
     if record["status"] == "failed":
         return f"FAILED: {record['reason']}"
-    peak = record.get("peak_heap_bytes")
-    text = f"{record['status']}, peak {format_size(peak)} ({record['peak_ratio_to_bound']:.2f}x bound)"
+    peak, arrays = record.get("peak_heap_bytes"), record.get("array_bytes")
+    if peak is not None:
+        text = f"{record['status']}, peak {format_size(peak)} ({record['peak_ratio_to_bound']:.2f}x bound)"
+    else:
+        text = f"{record['status']}, without memray"
+    if arrays:
+        text += f", array bytes peak {format_size(arrays['peak'])}"
     held = record.get("held_bytes_at_return")
     if held:
         text += f", held at return {format_size(held)}"
@@ -105,27 +112,75 @@ def finish(args, summary_path):
                   readme_path=README_PATH if args.reports == REPORT_PATH.parent else None)
 
 
+def chosen_interpreters(args, variants, given):
+    """The interpreters our variants run on: {variant: [Interpreter]}, and every one requested (for the summary).
+
+    --python names them (default: graphmem.interpreters.DEFAULTS); a variant given a python with
+    --interpreter VARIANT=PATH runs on that one, and on the --python ones only if --python is given."""
+    requested = split_names(args.python)
+    try:
+        own = {variant: interpreters.resolve(given[variant]) for variant in variants if variant in given}
+        needed = requested or any(variant not in given for variant in variants)
+        chosen = interpreters.resolve_all(requested or None, say=lambda text: print(f"profile: {text}", flush=True)) \
+            if needed else []
+    except interpreters.InterpreterError as error:
+        raise SelectionError(str(error)) from None
+    on = {}
+    for variant in variants:
+        mine = [own[variant]] if variant in own else []
+        others = chosen if (requested or variant not in own) else []
+        on[variant] = mine + [each for each in others
+                              if each.available and each.label not in {m.label for m in mine}]
+    return on, [*own.values(), *chosen], own
+
+
+def prepare_variants(variants, on, own, given, args):
+    """({(variant, label): python}, {(variant, label): probe}, {label: why its environment could not be made});
+    `own`: {variant: the Interpreter of its --interpreter python, used as it is}."""
+    pythons, environments, broken = {}, {}, {}
+    for variant in variants:
+        for interpreter in on[variant]:
+            where = (variant, interpreter.label)
+            if own.get(variant) is interpreter:
+                pythons[where] = given[variant]
+            else:
+                try:
+                    pythons[where] = variant_environment(variant, args.env_dir, args.requirement, interpreter)
+                except SelectionError as error:
+                    print(f"profile: {interpreter.label} is left out: {error}", flush=True)
+                    broken[interpreter.label] = f"its {variant} environment could not be made: {error}"
+                    continue
+            environments[where] = probe_interpreter(variant, pythons[where])
+    return pythons, environments, broken
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = argument_parser().parse_args(argv)
     args.reports = args.reports.resolve()
     try:
         checked_options(args)
-        runs = build_matrix(args)
-        variants = list(dict.fromkeys(run.variant for run in runs if not run.peer))
-        peers = {run.variant: run.peer for run in runs if run.peer}
-        interpreters = parse_interpreters(args.interpreter, (*VARIANTS, *peers))
-        check_writable([args.reports, args.reports / "assets", *(args.reports / name for name in [*variants, *peers])])
+        named = build_matrix(args)  # the selection checked before any interpreter is looked for
+        variants = list(dict.fromkeys(run.variant for run in named if not run.peer))
+        peers = {run.variant: run.peer for run in named if run.peer}
+        given = parse_interpreters(args.interpreter, (*VARIANTS, *peers))
+        on, requested, own = chosen_interpreters(args, variants, given)
+        check_writable([args.reports, args.reports / "assets"])
         summary_path = args.reports / "summary.json"
         with store.locked(summary_path):  # a summary that is not one is set aside now, before anything is measured
             store.summary_for_update(summary_path, say=lambda text: print(text, flush=True))
-        environments = {}
-        for variant in variants:
-            if variant not in interpreters:
-                interpreters[variant] = variant_environment(variant, args.env_dir, args.requirement)
-            environments[variant] = probe_interpreter(variant, interpreters[variant])
-        implementations = prepare_peers(peers, args, interpreters, environments)
-        runs = [run for run in runs if not run.peer or run.variant in environments]
+        pythons, environments, broken = prepare_variants(variants, on, own, given, args)
+        implementations = prepare_peers(peers, args, given, pythons, environments)
+        # Each peer runs on the interpreter of its environment (the session's, unless --interpreter says).
+        peer_labels = {name: label for name, label in environments if name in peers}
+        runs = [dataclasses.replace(run, interpreter=peer_labels[run.variant]) if run.peer else run
+                for run in build_matrix(args, {v: [i for i in on[v] if i.label not in broken] for v in variants})
+                if not run.peer or run.variant in peer_labels]
+        if variants and not any(not run.peer for run in runs):
+            raise SelectionError("nothing to run: no selected interpreter is available ("
+                                 + "; ".join(f"{i.requested}: {i.reason or broken.get(i.label)}" for i in requested)
+                                 + ")")
+        check_writable(sorted({args.reports / run.interpreter / run.variant for run in runs}))
     except (SelectionError, NotWritable) as error:
         print(f"profile: error: {error}", file=sys.stderr)
         return 2
@@ -134,10 +189,19 @@ def main(argv=None):
         return INTERRUPTED
 
     host, command = host_environment(), user_command(argv)
-    provenance = {name: {**host, **environments[name], "command": command} for name in environments}
-    variants = list(environments)
+    provenance = {where: {**host, **{k: v for k, v in found.items() if k != "interpreter"}, "command": command}
+                  for where, found in environments.items()}
+    listed = interpreters.summary_record(requested)
+    for label, reason in broken.items():
+        listed[label] = {**listed[label], "available": False, "reason": reason}
+    unavailable = [f"{name} ({entry['reason']})" for name, entry in listed.items() if not entry["available"]]
+    if unavailable:
+        print(f"profile: unavailable, recorded in the summary: {'; '.join(unavailable)}", flush=True)
+    variants = list(dict.fromkeys(name for name, _ in environments))
+    labels = list(dict.fromkeys(run.interpreter for run in runs))
     timed = sum(run.timed for run in runs)
-    print(f"profile: {len(runs)} runs over {', '.join(variants)}: each once under memray for memory"
+    print(f"profile: {len(runs)} runs over {', '.join(variants)} on {', '.join(labels)}: each once under memray "
+          "for memory (where memray runs)"
           + (f", and {timed} of them {args.timing_processes} times more without memray for times"
              if args.timing_processes and timed else "")
           + f"; about {format_duration(plan_estimate(runs, args))}; results merge into {summary_path}", flush=True)
@@ -146,8 +210,11 @@ def main(argv=None):
     previous_term = signal.signal(signal.SIGTERM, terminate_as_interrupt)
     try:
         # Which implementations ran and what a dropped graph leaves in each: merged with the first run.
-        extras = describe_implementations(implementations, [v for v in variants if v in VARIANTS], peers,
-                                          interpreters, args)
+        one_each = {}  # the python each implementation is described with: the session's interpreter's first
+        for (name, label), python in sorted(pythons.items(), key=lambda item: item[0][1] != SESSION_LABEL):
+            one_each.setdefault(name, python)
+        extras = {**describe_implementations(implementations, [v for v in variants if v in VARIANTS], peers,
+                                             one_each, args), "interpreters": listed}
         for index, run in enumerate(runs, 1):
             current = run
             left = len(runs) - index
@@ -158,7 +225,8 @@ def main(argv=None):
                    if durations and done_estimate else "")
             print(f"[{index}/{len(runs)}] {run.id} ({left} left after this{eta}) ... ", end="", flush=True)
             started = time.perf_counter()
-            attempt = execute(run, interpreters[run.variant], args, provenance[run.variant])
+            attempt = execute(run, pythons[run.where], args, provenance[run.where],
+                              environments[run.where]["interpreter"])
             try:
                 with interrupts_deferred():  # files and record land together, and are counted as kept
                     commit(attempt, args, summary_path, extras)

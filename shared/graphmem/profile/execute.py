@@ -1,5 +1,9 @@
 """Measuring one run: the harness once under memray, then the timing processes, each in a process group
 of its own; the result checked and staged (files read into memory) for the driver to commit.
+
+Where memray is absent (PyPy, which memray does not support), the first timing process's result is the
+record, which says why it has no memray figures; the collections' iterations of the memray process
+(where there is one) are compared with the first timing process's.
 """
 import datetime
 import hashlib
@@ -16,14 +20,16 @@ from graphmem.facts import ROOT
 from graphmem.profile import processes
 from graphmem.profile.checks import (RENDERED, SUFFIXES, RunFailed, checked_record, checked_sample, read_result,
                                      timing_statistics)
+from graphmem.profile.environments import memray_unavailable
 from graphmem.profile.pages import REMOTE_REFERENCE, shared_assets
+from graphmem.store import interpreter_from_provenance
 from graphmem.workloads import WORKLOADS
 
 
-def spec_for(run, args, capture, scratch):
+def spec_for(run, args, capture, scratch, memray=True):
     """The harness's spec; memray renders into `scratch`, and only a good run's files reach reports/."""
     # Sweep points only add numbers to the summary; a page each would bury the ones that matter.
-    rendered = run.kind in ("default", "full") and not args.no_flamegraphs
+    rendered = memray and run.kind in ("default", "full") and not args.no_flamegraphs
     return {
         "variant": run.variant,
         **({"implementation": run.peer} if run.peer else {}),
@@ -34,6 +40,8 @@ def spec_for(run, args, capture, scratch):
         "ceiling_bytes": args.ceiling,
         "capture": str(capture),
         "memory_interval_ms": args.memory_interval_ms,
+        **({"start_phase": run.start_phase} if run.start_phase is not None else {}),
+        **({} if memray else {"memray": False}),
         **{key: str(scratch / f"{run.file_stem}{SUFFIXES[key]}") if rendered else None for key in RENDERED},
     }
 
@@ -85,37 +93,73 @@ class Attempt:
     assets: dict  # asset name -> text
 
 
-def execute(run, python, args, provenance):
-    """Measures one run (memray, then timing processes); returns an Attempt, failed or good."""
+def execute(run, python, args, provenance, interpreter=None):
+    """Measures one run (memray where it runs, then timing processes); returns an Attempt, failed or good.
+
+    `interpreter` is the record's interpreter block (environments.probe_interpreter); memray runs where
+    the provenance has a memray version."""
     # The process id in the name: two profiles in one checkout never write one capture file.
-    capture = (args.captures / run.variant
+    capture = (args.captures / run.interpreter / run.variant
                / f"{run.file_stem}-{hashlib.sha1(run.id.encode()).hexdigest()[:8]}-{os.getpid()}.bin")
+    interpreter = interpreter or interpreter_from_provenance(provenance)
+    without_memray = memray_unavailable({**provenance, "interpreter": interpreter})
     base = {
         "id": run.id, "variant": run.variant, "workload": run.workload, "mode": run.mode,
         "params": run.params_dict, "gc_budget": run.gc_budget,
         "live_set_bound_bytes": WORKLOADS[run.workload].live_set_bound(run.params_dict),
         "ceiling_bytes": args.ceiling, "provenance": provenance,
+        "interpreter": interpreter,
         **({"implementation": run.variant} if run.peer else {}),
+        **({"memray_unavailable": without_memray} if without_memray else {}),
     }
     with tempfile.TemporaryDirectory(prefix="graphmem-run-") as scratch_name, \
             open(Path(scratch_name) / "run.log", "w+b") as log:
         scratch = Path(scratch_name)
         try:
-            spec = spec_for(run, args, capture, scratch)
-            record = checked_record(run, call_harness(python, spec, scratch, "memray", args.timeout, log), base, spec)
+            spec = spec_for(run, args, capture, scratch, memray=not without_memray)
+            timing_spec = {**spec, "memray": False}
+            samples = []
+            if without_memray:  # the first timing process's result is the record, and one of the timed samples
+                first = checked_sample(call_harness(python, timing_spec, scratch, "1", args.timeout, log),
+                                       "timing process 1")
+                record = checked_record(run, first, base, spec)
+                samples.append(first)
+            else:
+                record = checked_record(run, call_harness(python, spec, scratch, "memray", args.timeout, log), base,
+                                        spec)
             if run.timed and record["status"] == "ok" and args.timing_processes:
-                samples = []
-                for number in range(1, args.timing_processes + 1):
+                for number in range(len(samples) + 1, args.timing_processes + 1):
                     what = f"timing process {number}"
-                    sample = checked_sample(call_harness(python, {**spec, "memray": False}, scratch, str(number),
+                    sample = checked_sample(call_harness(python, timing_spec, scratch, str(number),
                                                          args.timeout, log), what)
                     if sample["status"] != "ok":
-                        raise RunFailed(f"{what} stopped at the ceiling, where the memray process did not")
+                        first = "first" if without_memray else "memray"
+                        raise RunFailed(f"{what} stopped at the ceiling, where the {first} process did not")
                     samples.append(sample)
                 record["timing"] = timing_statistics(samples)
+                if not without_memray:
+                    moved = memray_moved_collections(record, samples[0])
+                    if moved is not None:
+                        record["timing"]["memray_moved_collections"] = moved
             return staged(record, args)
         except RunFailed as failure:
             return Attempt(failed_record(base, str(failure), keep_log(log, run, args)), {}, {})
+
+
+def collections_of(result):
+    """Where a process's collections came: `collection_iterations`, or the harness's `gc.collections`."""
+    if result.get("collection_iterations") is not None:
+        return result["collection_iterations"]
+    return (result.get("gc") or {}).get("collections")
+
+
+def memray_moved_collections(record, first_sample):
+    """Whether the memray process collected at other iterations than the first timing process, or None
+    where either did not record them."""
+    under_memray, without = collections_of(record), collections_of(first_sample)
+    if under_memray is None or without is None:
+        return None
+    return under_memray != without
 
 
 def staged(record, args):
@@ -123,7 +167,7 @@ def staged(record, args):
     files, assets, reasons = {}, {}, [record["reason"]]
     for key, path in record["files"].items():
         path = Path(path)
-        destination = args.reports / record["variant"] / path.name
+        destination = args.reports / record["interpreter"]["label"] / record["variant"] / path.name
         if path.suffix == ".html":
             page, page_assets = shared_assets(path.read_text(encoding="utf-8"),
                                               os.path.relpath(args.reports / "assets", destination.parent))
@@ -148,7 +192,7 @@ def keep_log(log, run, args):
     """Copies a failed attempt's output to --logs (outside reports/); its path, or None if it cannot."""
     log.flush()
     log.seek(0)
-    path = args.logs / run.variant / f"{run.file_stem}-{datetime.datetime.now():%Y%m%dT%H%M%S}.log"
+    path = args.logs / run.interpreter / run.variant / f"{run.file_stem}-{datetime.datetime.now():%Y%m%dT%H%M%S}.log"
     try:
         write_atomically(path, log.read())
     except OSError:

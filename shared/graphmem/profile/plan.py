@@ -1,6 +1,9 @@
-"""The run matrix: every (implementation, workload, mode, params, budget) the arguments select, in order.
+"""The run matrix: every (interpreter, implementation, workload, mode, params, budget, start phase) the
+arguments select, in order.
 
-A Run is what one fresh harness process measures; its id is its key in summary.json.
+A Run is what one fresh harness process measures; its id is its key in summary.json. Our variants run
+on every available interpreter given (graphmem.interpreters); the peers on the session's own, which
+their pins are for.
 """
 from dataclasses import dataclass
 from pathlib import Path
@@ -8,6 +11,7 @@ from typing import Optional
 
 from graphmem.adapters import PEERS, UnknownImplementation, adapter_class
 from graphmem.facts import BUDGETED_VARIANT, DEFAULT_GC_BUDGET, MODES, VARIANTS
+from graphmem.interpreters import running_label
 from graphmem.profile.parsing import SelectionError, choose, parse_params, parse_size, split_names
 from graphmem.sizes import format_size
 from graphmem.workloads import WORKLOADS
@@ -34,6 +38,15 @@ DEFAULT_SWEEPS = (
     Sweep("seed_loop", "iterations", (25, 50, 200, 400), ("auto", "off")),
 )
 BUDGET_SWEEP_WORKLOAD = "seed_loop"
+# Where the collector's gen-0 count stands when the loop begins moves strong's peak under auto (an
+# import between gc.collect() and the loop shifts it): the headline workload is measured at these
+# fractions of gen-0's threshold, in the variants the collector frees, on each CPython (PyPy has no
+# generational threshold to set).
+START_PHASES = (0, 0.25, 0.5, 0.75)
+PHASE_WORKLOADS = ("seed_loop",)
+PHASE_VARIANTS = ("strong", BUDGETED_VARIANT)
+PHASE_MODE = "auto"
+SESSION_LABEL = running_label()  # the interpreter this driver runs on: the peers' (and a Run's by default)
 
 
 @dataclass(frozen=True)
@@ -47,6 +60,8 @@ class Run:
     gc_budget: Optional[int]
     kind: str  # "default", "full", "sweep" or "budget": default and full runs get flamegraphs
     peer: Optional[str] = None  # a peer's adapter (name or module:Class); `variant` is then its name
+    interpreter: str = SESSION_LABEL  # the interpreter's label, e.g. cpython-3.13, pypy-3.9
+    start_phase: Optional[float] = None  # only on phase runs: gen-0's count at the loop's start, over its threshold
 
     @property
     def params_dict(self):
@@ -54,8 +69,15 @@ class Run:
 
     @property
     def id(self):
-        text = f"{self.variant}/{self.workload}/{self.mode}/" + ",".join(f"{k}={v}" for k, v in self.params)
-        return text + (f"/budget={self.gc_budget}" if self.gc_budget is not None else "")
+        text = (f"{self.interpreter}/{self.variant}/{self.workload}/{self.mode}/"
+                + ",".join(f"{k}={v}" for k, v in self.params))
+        text += f"/budget={self.gc_budget}" if self.gc_budget is not None else ""
+        return text + (f"/phase={self.start_phase:g}" if self.start_phase is not None else "")
+
+    @property
+    def where(self):
+        """(name, interpreter label): the environment the run's process runs in."""
+        return self.variant, self.interpreter
 
     @property
     def timed(self):
@@ -73,6 +95,8 @@ class Run:
             stem += "-" + "-".join(f"{name}{value}" for name, value in self.params)
         if self.gc_budget is not None and self.gc_budget != DEFAULT_GC_BUDGET:
             stem += f"-budget{format_size(self.gc_budget).replace(' ', '')}"
+        if self.start_phase is not None:
+            stem += f"-phase{self.start_phase:g}"
         return stem
 
 
@@ -102,8 +126,25 @@ def chosen_peers(args):
     return peers
 
 
-def build_matrix(args):
-    """Every run the arguments select, in order, without duplicates."""
+def interpreter_labels(on, variant):
+    """[(label, has a generational threshold)] our `variant` runs on: `on` is a list of interpreters for
+    every variant, or {variant: list}; each an Interpreter (graphmem.interpreters) or a label. By
+    default, the session's own interpreter."""
+    chosen = on.get(variant, []) if isinstance(on, dict) else on
+    if chosen is None:
+        return [(SESSION_LABEL, SESSION_LABEL.startswith("cpython-"))]
+    labels = []
+    for interpreter in chosen:
+        if isinstance(interpreter, str):
+            labels.append((interpreter, interpreter.startswith("cpython-")))
+        elif interpreter.available:
+            labels.append((interpreter.label, interpreter.gc_threshold is not None))
+    return list(dict.fromkeys(labels))
+
+
+def build_matrix(args, on=None):
+    """Every run the arguments select, in order, without duplicates; our variants on the interpreters `on`
+    (see interpreter_labels), the peers on the session's."""
     peers = chosen_peers(args)
     named = bool(args.variant or args.peer or args.adapter)
     variants = choose("variant", args.variant, VARIANTS) if args.variant or not named else []
@@ -128,12 +169,13 @@ def build_matrix(args):
 
     runs = {}
 
-    def add(variant, workload, mode, params, kind, budget_list):
+    def add(variant, workload, mode, params, kind, budget_list, phase=None):
         for budget in budget_list if variant == BUDGETED_VARIANT else [None]:
-            run = Run(variant, workload, mode, tuple(sorted(params.items())), budget, kind)
+            run = Run(variant, workload, mode, tuple(sorted(params.items())), budget, kind, interpreter=label,
+                      start_phase=phase)
             runs.setdefault(run.id, run)
 
-    for variant in variants:
+    for variant, (label, phased) in ((v, each) for v in variants for each in interpreter_labels(on, v)):
         base_budgets = budgets or [DEFAULT_GC_BUDGET]
         for workload in workloads:
             spec = WORKLOADS[workload]
@@ -155,6 +197,10 @@ def build_matrix(args):
             spec = WORKLOADS[BUDGET_SWEEP_WORKLOAD]
             for mode in modes:
                 add(variant, BUDGET_SWEEP_WORKLOAD, mode, spec.params(), "budget", DEFAULT_BUDGET_SWEEP)
+        if phased and variant in PHASE_VARIANTS and PHASE_MODE in modes:
+            for workload in (w for w in PHASE_WORKLOADS if w in workloads):
+                for phase in START_PHASES:
+                    add(variant, workload, PHASE_MODE, WORKLOADS[workload].params(), "phase", base_budgets, phase)
     # Peers: the default (and full) parameters of every workload their adapter runs; no sweeps.
     for name, target in peers.items():
         unsupported = adapter_class(target).unsupported
@@ -164,7 +210,8 @@ def build_matrix(args):
             for mode in modes:
                 for kind, params in [("default", spec.params(own))] + (
                         [("full", spec.params(spec.full_params))] if args.full else []):
-                    run = Run(name, workload, mode, tuple(sorted(params.items())), None, kind, peer=target)
+                    run = Run(name, workload, mode, tuple(sorted(params.items())), None, kind, peer=target,
+                              interpreter=SESSION_LABEL)
                     runs.setdefault(run.id, run)
     return list(runs.values())
 

@@ -140,3 +140,8 @@ def collector_cell(run):
 def spread_header(name):
     """A table header for a column of median [min–max] cells: the convention named in the header."""
     return f"{name}, {SPREAD_NAME}"
+
+
+def shown_id(run):
+    """A run's id as the report prints it: without the interpreter label, which is the report's one."""
+    return run["id"].split("/", 1)[1] if run["id"].startswith(run["interpreter"]["label"] + "/") else run["id"]

@@ -9,7 +9,7 @@ from graphmem.facts import CANONICAL, MODES, VARIANTS, VARIANTS_DIR
 from graphmem.markdown import md_table
 from graphmem.report.cells import NOT_MEASURED, fmt_bytes
 from graphmem.report.provenance import checkout_of, fmt_checkout
-from graphmem.report.selection import MODE_MEANING, complete_matrix, default_budget
+from graphmem.report.selection import MODE_MEANING, complete_matrix, default_budget, reported_runs
 from graphmem.variant_sources import differing_lines, hunks, variant_files
 
 
@@ -88,7 +88,7 @@ def section_compared(summary, variants_root):
 
 def measured_at(summary):
     """Which commit(s) the runs were measured at, for the sentence under the code that differs."""
-    checkouts = sorted({checkout_of(run) for run in summary["runs"].values() if run["status"] != "failed"})
+    checkouts = sorted({checkout_of(run) for run in reported_runs(summary) if run["status"] != "failed"})
     if not checkouts:
         return "no run in this summary has a measurement."
     if len(checkouts) == 1:

@@ -11,7 +11,7 @@ import re
 
 from graphmem.facts import MODES, ROOT, VARIANTS
 from graphmem.markdown import md_table
-from graphmem.report.cells import fmt_bytes, fmt_ratio, peak, peak_cell, ratio
+from graphmem.report.cells import fmt_bytes, fmt_ratio, peak, peak_cell, ratio, shown_id
 from graphmem.report.selection import headline_run, runs_sorted, workload_names
 
 PROFILE_COMMAND = "python3 -m nox -s profile"
@@ -150,12 +150,12 @@ def section_flamegraphs(summary, committed, root=ROOT):
         files = run.get("files") or {}
         written = [(kind, label) for kind, label in FILES if kind in files]
         if not written:
-            without.append([f"`{run['id']}`", run["status"], peak_cell(run)])
+            without.append([f"`{shown_id(run)}`", run["status"], peak_cell(run)])
             continue
         links = " · ".join(f"[{label}]({report_link(files[kind])})" for kind, label in written)
         where = "yes" if all(files[kind] in committed for kind, _ in written) else \
             f"no: `{PROFILE_COMMAND}` creates them"
-        with_files.append([f"`{run['id']}`", run["status"], peak_cell(run), *_figures_cell(run, root), links, where])
+        with_files.append([f"`{shown_id(run)}`", run["status"], peak_cell(run), *_figures_cell(run, root), links, where])
     parts = [
         "## 5. Flamegraphs of every run",
         "**How to read a memray flamegraph.** It shows the memory that was allocated and not yet freed at one "

@@ -7,10 +7,11 @@ from graphmem.facts import MODES, VARIANTS
 from graphmem.markdown import md_table
 from graphmem.report.cells import (
     collector_cell, fmt_bytes, fmt_count, fmt_params, fmt_ratio, fmt_time, peak, peak_cell, peak_to_bound, ratio,
-    sentence, spread_header, status_cell,
+    sentence, shown_id, spread_header, status_cell,
 )
 from graphmem.report.provenance import later_failures, mixed_provenance
-from graphmem.report.selection import REFERENCE_VARIANT, headline_params, headline_run, matching_run, workload_names
+from graphmem.report.selection import (REFERENCE_VARIANT, headline_params, headline_run, matching_run, reported_runs,
+                                       workload_names)
 
 PROFILE_COMMAND = "python3 -m nox -s profile"
 
@@ -29,7 +30,7 @@ def headline_row(summary, run, mode, variant):
 
 
 def status_notes(runs):
-    notes = [f"- `{run['id']}`: **{run['status']}**: {run.get('reason') or 'no reason recorded'}"
+    notes = [f"- `{shown_id(run)}`: **{run['status']}**: {run.get('reason') or 'no reason recorded'}"
              for run in runs if run is not None and run["status"] != "ok"]
     return notes + failure_notes(runs)
 
@@ -40,7 +41,7 @@ def failure_notes(runs):
     for run in runs:
         for failure in later_failures(run):
             log = f" (output: `{failure['log']}`)" if failure.get("log") else ""
-            notes.append(f"- `{run['id']}`: a rerun at {failure['at']} failed: {failure['reason']}{log}; "
+            notes.append(f"- `{shown_id(run)}`: a rerun at {failure['at']} failed: {failure['reason']}{log}; "
                          f"the row shows the measurement of {run['measured_at']}")
     return notes
 
@@ -56,7 +57,7 @@ TIME_COLUMNS = (
 
 
 def time_columns_note(summary):
-    counts = sorted({run["timing"]["processes"] for run in summary["runs"].values()
+    counts = sorted({run["timing"]["processes"] for run in reported_runs(summary)
                      if run["status"] != "failed" and run.get("timing")})
     note = TIME_COLUMNS.format(processes=" or ".join(map(str, counts)) if counts else "repeated")
     if not counts:

@@ -4,6 +4,7 @@ Read from each run's `provenance` block of summary.json, for the notes under eac
 """
 from collections import Counter
 
+from graphmem.report.cells import shown_id
 from graphmem.report.selection import runs_sorted
 
 MACHINE_KEYS = ("platform", "cpu", "cpu_count", "python", "numpy", "memray", "PYTHONMALLOC")
@@ -56,7 +57,7 @@ def provenance_groups(summary):
         if run["status"] == "failed":
             continue
         key = ((run.get("provenance") or {}).get("command", "unknown"), checkout_of(run), machine_of(run))
-        groups.setdefault(key, []).append(run["id"])
+        groups.setdefault(key, []).append(shown_id(run))
     return sorted(((command, checkout, machine, ids) for (command, checkout, machine), ids in groups.items()),
                   key=lambda group: (-len(group[3]), group[0], group[1]))
 

@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from graphmem.facts import BUDGETED_VARIANT, MODES, VARIANTS
+from graphmem.interpreters import REFERENCE_LABEL
 from graphmem.report.cells import peak, time_spread
 
 MODE_MEANING = {
@@ -31,17 +32,30 @@ def params_order(params):
                  for name, value in sorted(params.items()))
 
 
+def reported_label(summary):
+    """The interpreter this report describes: CPython 3.11's where it ran, else the first label in the summary."""
+    labels = sorted({run["interpreter"]["label"] for run in summary["runs"].values()})
+    return REFERENCE_LABEL if REFERENCE_LABEL in labels or not labels else labels[0]
+
+
+def reported_runs(summary):
+    """The runs this report compares: on its one interpreter, without the start-phase runs."""
+    label = reported_label(summary)
+    return [run for run in summary["runs"].values()
+            if run["interpreter"]["label"] == label and run.get("start_phase") is None]
+
+
 def workload_names(summary):
     """The summary's workloads in its own order, then any that only appear in runs."""
     names = list(summary["workloads"])
-    names += sorted({run["workload"] for run in summary["runs"].values()} - set(names))
+    names += sorted({run["workload"] for run in reported_runs(summary)} - set(names))
     return names
 
 
 def runs_sorted(summary):
     order = {name: index for index, name in enumerate(workload_names(summary))}
     return sorted(
-        summary["runs"].values(),
+        reported_runs(summary),
         key=lambda run: (order[run["workload"]], MODES.index(run["mode"]),
                          VARIANTS.index(run["variant"]), params_order(run["params"]),
                          run["gc_budget"] or 0, run["id"]),
@@ -50,7 +64,7 @@ def runs_sorted(summary):
 
 def default_budget(summary):
     """gc_only's budget outside the budget sweep: the one most of its runs used."""
-    gc_only = [run for run in summary["runs"].values() if run["variant"] == BUDGETED_VARIANT]
+    gc_only = [run for run in reported_runs(summary) if run["variant"] == BUDGETED_VARIANT]
     plain = [run for run in gc_only if BUDGET_SWEEP_MARK not in run["id"]] or gc_only
     budgets = Counter(run["gc_budget"] for run in plain)
     if not budgets:
