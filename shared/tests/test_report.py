@@ -288,7 +288,7 @@ def test_every_workload_in_every_mode_is_claimed_only_for_a_complete_matrix(summ
     # seed_loop alone has strong, weakref and gc_only (its default budget) at the default parameters in
     # both modes
     assert claim in render(only(summary, {"seed_loop"}))
-    del summary["runs"]["weakref/seed_loop/off/iterations=50,size=100000"]
+    del summary["runs"]["cpython-3.11/weakref/seed_loop/off/iterations=50,size=100000"]
     assert claim not in render(summary)
 
 
@@ -299,8 +299,8 @@ def set_collector_time(run, low, high):
 def test_the_budget_trade_is_stated_only_when_the_numbers_show_one(summary):
     """Fixture: the budget sweep runs from 1 MiB (peak 9.9 MiB, 878–999 ms collecting) to 256 MiB (peak
     153.0 MiB, 3.8–4.3 ms): a lower peak bought with more time collecting, ranges apart."""
-    small = summary["runs"]["gc_only/seed_loop/auto/iterations=50,size=100000/budget=1048576"]
-    large = summary["runs"]["gc_only/seed_loop/auto/iterations=50,size=100000/budget=268435456"]
+    small = summary["runs"]["cpython-3.11/gc_only/seed_loop/auto/iterations=50,size=100000/budget=1048576"]
+    large = summary["runs"]["cpython-3.11/gc_only/seed_loop/auto/iterations=50,size=100000/budget=268435456"]
     traded = "gc_only's budget traded collecting time for memory on seed_loop"
     assert traded in section(render(summary), "Closing note")
     set_collector_time(small, 0.003, 0.005)  # overlaps the large budget's 3.8–4.3 ms
@@ -327,7 +327,7 @@ def test_no_hand_written_note_about_looking_at_the_charts(fixture_summary):
 
 
 COLLECTION_STEP = "What the book leaves out: a full collection's time"
-LARGE_BUDGET_RUN = "gc_only/seed_loop/auto/iterations=50,size=100000/budget=67108864"
+LARGE_BUDGET_RUN = "cpython-3.11/gc_only/seed_loop/auto/iterations=50,size=100000/budget=67108864"
 
 
 def own_collection(run, median, low, high):
