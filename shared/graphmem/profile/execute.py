@@ -85,37 +85,85 @@ class Attempt:
     assets: dict  # asset name -> text
 
 
-def execute(run, python, args, provenance):
-    """Measures one run (memray, then timing processes); returns an Attempt, failed or good."""
-    # The process id in the name: two profiles in one checkout never write one capture file.
-    capture = (args.captures / run.variant
-               / f"{run.file_stem}-{hashlib.sha1(run.id.encode()).hexdigest()[:8]}-{os.getpid()}.bin")
-    base = {
-        "id": run.id, "variant": run.variant, "workload": run.workload, "mode": run.mode,
-        "params": run.params_dict, "gc_budget": run.gc_budget,
-        "live_set_bound_bytes": WORKLOADS[run.workload].live_set_bound(run.params_dict),
-        "ceiling_bytes": args.ceiling, "provenance": provenance,
-        **({"implementation": run.variant} if run.peer else {}),
-    }
-    with tempfile.TemporaryDirectory(prefix="graphmem-run-") as scratch_name, \
-            open(Path(scratch_name) / "run.log", "w+b") as log:
-        scratch = Path(scratch_name)
+class Measurement:
+    """One run between its two phases: the memray process (with its renderers), which may run beside
+    other runs' (graphmem.profile.schedule), then the timing processes, which run alone. The scratch
+    folder, the log and the record live from the first phase to `attempt()`."""
+
+    def __init__(self, run, python, args, provenance):
+        self.run, self.python, self.args = run, python, args
+        # The process id in the name: two profiles in one checkout never write one capture file.
+        self.capture = (args.captures / run.variant
+                        / f"{run.file_stem}-{hashlib.sha1(run.id.encode()).hexdigest()[:8]}-{os.getpid()}.bin")
+        self.base = {
+            "id": run.id, "variant": run.variant, "workload": run.workload, "mode": run.mode,
+            "params": run.params_dict, "gc_budget": run.gc_budget,
+            "live_set_bound_bytes": WORKLOADS[run.workload].live_set_bound(run.params_dict),
+            "ceiling_bytes": args.ceiling, "provenance": provenance,
+            **({"implementation": run.variant} if run.peer else {}),
+        }
+        self._folder = tempfile.TemporaryDirectory(prefix="graphmem-run-")
+        self.scratch = Path(self._folder.name)
+        self.log = open(self.scratch / "run.log", "w+b")
+        self.spec = spec_for(run, args, self.capture, self.scratch)
+        self.record, self.failure = None, None
+
+    def memory(self):
+        """The memray process: the record, or the failure that ends the run."""
         try:
-            spec = spec_for(run, args, capture, scratch)
-            record = checked_record(run, call_harness(python, spec, scratch, "memray", args.timeout, log), base, spec)
-            if run.timed and record["status"] == "ok" and args.timing_processes:
-                samples = []
-                for number in range(1, args.timing_processes + 1):
-                    what = f"timing process {number}"
-                    sample = checked_sample(call_harness(python, {**spec, "memray": False}, scratch, str(number),
-                                                         args.timeout, log), what)
-                    if sample["status"] != "ok":
-                        raise RunFailed(f"{what} stopped at the ceiling, where the memray process did not")
-                    samples.append(sample)
-                record["timing"] = timing_statistics(samples)
-            return staged(record, args)
+            self.record = checked_record(self.run, call_harness(self.python, self.spec, self.scratch, "memray",
+                                                                self.args.timeout, self.log), self.base, self.spec)
         except RunFailed as failure:
-            return Attempt(failed_record(base, str(failure), keep_log(log, run, args)), {}, {})
+            self.failure = str(failure)
+
+    @property
+    def wants_times(self):
+        return (self.failure is None and self.run.timed and self.record["status"] == "ok"
+                and bool(self.args.timing_processes))
+
+    def times(self, alone):
+        """The timing processes, one after another; `alone`: no other run's process ran beside them."""
+        if not self.wants_times:
+            return
+        try:
+            samples = []
+            for number in range(1, self.args.timing_processes + 1):
+                what = f"timing process {number}"
+                sample = checked_sample(call_harness(self.python, {**self.spec, "memray": False}, self.scratch,
+                                                     str(number), self.args.timeout, self.log), what)
+                if sample["status"] != "ok":
+                    raise RunFailed(f"{what} stopped at the ceiling, where the memray process did not")
+                samples.append(sample)
+            self.record["timing"] = {**timing_statistics(samples), "alone": alone}
+        except RunFailed as failure:
+            self.failure = str(failure)
+
+    def attempt(self):
+        """The finished Attempt, good or failed, with its files read into memory; the scratch folder goes."""
+        try:
+            if self.failure is None:
+                try:
+                    return staged(self.record, self.args)
+                except OSError as error:  # a rendered file vanished from the scratch folder
+                    self.failure = f"could not read the run's files: {error}"
+            return Attempt(failed_record(self.base, self.failure, keep_log(self.log, self.run, self.args)), {}, {})
+        finally:
+            self.close()
+
+    def close(self):
+        self.log.close()
+        self._folder.cleanup()
+
+
+def execute(run, python, args, provenance):
+    """Measures one run (memray, then timing processes) on its own; returns an Attempt, failed or good."""
+    measurement = Measurement(run, python, args, provenance)
+    try:
+        measurement.memory()
+        measurement.times(alone=True)
+        return measurement.attempt()
+    finally:
+        measurement.close()
 
 
 def staged(record, args):
