@@ -49,9 +49,23 @@ def profile(session):
 
 @nox.session
 def report(session):
-    """Render reports/COMPARISON.md and its charts from reports/summary.json alone (no profiling)."""
+    """Render reports/COMPARISON.md and its charts from reports/summary.json alone (no profiling);
+    `-- --merge a.json b.json ...` first merges several machines' summaries into reports/summary.json."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "report"))
-    session.run("python", "-m", "graphmem.report", *session.posargs, env={"PYTHONPATH": str(ROOT / "shared")})
+    env = {"PYTHONPATH": str(ROOT / "shared")}
+    args = list(session.posargs)
+    if "--merge" in args:  # the files after --merge, up to the next option, are the summaries to merge
+        at = args.index("--merge")
+        files = []
+        for arg in args[at + 1:]:
+            if arg.startswith("-"):
+                break
+            files.append(arg)
+        if not files:
+            session.error("--merge needs the summary.json files to merge, e.g. --merge a.json b.json")
+        session.run("python", "-m", "graphmem.merge", *files, env=env)
+        args = args[:at] + args[at + 1 + len(files):]
+    session.run("python", "-m", "graphmem.report", *args, env=env)
 
 
 # --- bench: speed against the peers (issue 5) ------------------------------------------

@@ -48,7 +48,7 @@ class Scheduler:
         self.done = []  # the runs finished so far
         self.started = self.clock()
         self._busy_since, self._busy = self.started, {}  # processes in flight -> seconds
-        self._pool, self._futures, self._closed = None, {}, False
+        self._pool, self._futures, self._timing, self._closed = None, {}, None, False
 
     # --- the figures -------------------------------------------------------------------
     def _count(self):
@@ -124,16 +124,17 @@ class Scheduler:
                         else:
                             yield self._finish(measurement, memray_seconds[run.id], 0.0)
                     continue
-                # Nothing else in flight: the first queued run's timing processes, alone.
+                # Nothing else in flight: the first queued run's timing processes, alone. They too start
+                # from a thread: this (main) thread only waits, so a signal never lands in its fork.
                 measurement = self.queued.pop(0)
                 self._count()
                 self.in_flight[measurement.run.id] = "timing"
                 started = self.clock()
-                try:
-                    measurement.times(alone=not self._futures and len(self.in_flight) == 1)
-                except BaseException:
-                    measurement.close()
-                    raise
+                alone = not self._futures and len(self.in_flight) == 1
+                self._timing = (self._pool.submit(measurement.times, alone), measurement)
+                wait([self._timing[0]])
+                self._timing[0].result()
+                self._timing = None
                 yield self._finish(measurement, memray_seconds[measurement.run.id], self.clock() - started)
         finally:
             self.close()
@@ -144,16 +145,19 @@ class Scheduler:
             return
         self._closed = True
         if self._pool is not None:
-            for future in self._futures:
+            busy = [*self._futures, *([self._timing[0]] if self._timing else [])]
+            for future in busy:
                 future.cancel()
             # A thread may start its harness just after a kill: kill again until every thread has returned.
-            while not all(future.done() for future in self._futures):
+            while not all(future.done() for future in busy):
                 processes.end_all_groups()  # each thread's harness exits, so its wait returns
-                wait(self._futures, timeout=0.05)
+                wait(busy, timeout=0.05)
             self._pool.shutdown(wait=True)
-            for future, run in self._futures.items():
-                if future.done() and not future.cancelled() and future.exception() is None and future.result():
+            for future in self._futures:
+                if not future.cancelled() and future.exception() is None and future.result():
                     future.result().close()
+            if self._timing:
+                self._timing[1].close()
         for measurement in self.queued:
             measurement.close()
         self._count()
