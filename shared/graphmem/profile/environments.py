@@ -9,10 +9,9 @@ import json
 import os
 import subprocess
 import sys
-import venv
 from pathlib import Path
 
-from graphmem import anatomy
+from graphmem import anatomy, installer
 from graphmem.adapters.environments import PeerEnvironment, peer_environment
 from graphmem.adapters.environments import check as check_adapter
 from graphmem.checkout import cpu_name, git, now
@@ -41,12 +40,13 @@ def variant_environment(variant, env_dir, requirements):
         return python
     print(f"profile: preparing the {variant} environment in {folder}", flush=True)
     stamp.unlink(missing_ok=True)
-    venv.EnvBuilder(with_pip=True, clear=True).create(folder)
-    installed = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                                str(ROOT / "variants" / variant), *requirements])
+    installer.create(folder)
+    command = installer.install_command(python, [str(ROOT / "variants" / variant), *requirements], quiet=True)
+    installed = subprocess.run(command)
     if installed.returncode != 0:
         raise SelectionError(f"could not install variant {variant!r} and {', '.join(requirements) or 'nothing else'} "
-                             f"into {folder} (pip exited with {installed.returncode}; its output is above)")
+                             f"into {folder} ({Path(command[0]).name} {command[1]} exited with {installed.returncode}; "
+                             "its output is above)")
     stamp.write_text(fingerprint)
     return python
 
