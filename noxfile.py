@@ -51,8 +51,10 @@ def profile(session):
 
 @nox.session
 def report(session):
-    """Render reports/COMPARISON.md and its charts from reports/summary.json alone (no profiling);
-    `-- --merge a.json b.json ...` first merges several machines' summaries into reports/summary.json."""
+    """Render reports/COMPARISON.md and its charts from reports/summary.json alone (-- --merge A.json B.json: join machines' first).
+
+    `-- --merge a.json b.json ...` first merges several machines' summaries into reports/summary.json
+    (python -m graphmem.merge), then renders it."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "report"))
     env = {"PYTHONPATH": str(ROOT / "shared")}
     args = list(session.posargs)

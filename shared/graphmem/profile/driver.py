@@ -28,7 +28,7 @@ from graphmem.profile.environments import (describe_implementations, host_enviro
 from graphmem.profile.execute import Measurement
 from graphmem.profile.pages import prune_assets
 from graphmem.profile.parsing import SelectionError, parse_interpreters
-from graphmem.profile.plan import build_matrix, plan_estimate, shard, workloads_record
+from graphmem.profile.plan import build_matrix, parallel_estimate, plan_estimate, shard, workloads_record
 from graphmem.profile.schedule import Scheduler
 from graphmem.sizes import format_size
 INTERRUPTED = 130  # the shell's exit status for a command ended by SIGINT
@@ -182,7 +182,8 @@ def main(argv=None):
     print(f"profile: {len(runs)} runs over {', '.join(variants)}: each once under memray for memory"
           + (f", and {timed} of them {args.timing_processes} times more without memray for times"
              if args.timing_processes and timed else "")
-          + f"; about {format_duration(plan_estimate(runs, args))}; results merge into {summary_path}", flush=True)
+          + f"; about {format_duration(parallel_estimate(runs, args))} with --jobs {args.jobs}"
+          + f"; results merge into {summary_path}", flush=True)
     failed, statuses, merged = [], {}, 0
     outcome, runs_or_extras_saved, started_at = 0, False, now()
     schedule = Scheduler(runs, lambda run: Measurement(run, interpreters[run.variant], args, provenance[run.variant]),

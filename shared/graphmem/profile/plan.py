@@ -3,6 +3,7 @@
 A Run is what one fresh harness process measures; its id is its key in summary.json.
 """
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -209,3 +210,10 @@ def shard(runs, which, cost=lambda run: 1.0):
         if slot == index - 1:
             chosen.add(run.id)
     return [run for run in runs if run.id in chosen]
+
+
+def parallel_estimate(runs, args):
+    """plan_estimate with --jobs: the memray processes shared among the jobs (the cores permitting),
+    the timing processes one after another."""
+    timing = sum(ESTIMATED_SECONDS["timing"] * args.timing_processes * run.timed for run in runs)
+    return (plan_estimate(runs, args) - timing) / max(1, min(args.jobs, os.cpu_count() or 1)) + timing
