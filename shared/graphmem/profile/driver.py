@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 import tempfile
+import time
 
 from graphmem import store
 from graphmem.atomic_files import write_atomically
@@ -148,6 +149,7 @@ def finish(args, summary_path):
 
 
 def main(argv=None):
+    began = time.perf_counter()
     argv = sys.argv[1:] if argv is None else argv
     args = argument_parser().parse_args(argv)
     args.reports = args.reports.resolve()
@@ -185,7 +187,7 @@ def main(argv=None):
           + f"; about {format_duration(parallel_estimate(runs, args))} with --jobs {args.jobs}"
           + f"; results merge into {summary_path}", flush=True)
     failed, statuses, merged = [], {}, 0
-    outcome, runs_or_extras_saved, started_at = 0, False, now()
+    outcome, runs_or_extras_saved, started_at, setup_seconds = 0, False, None, None
     schedule = Scheduler(runs, lambda run: Measurement(run, interpreters[run.variant], args, provenance[run.variant]),
                          args.jobs, lambda some: plan_estimate(some, args))
     previous_term = signal.signal(signal.SIGTERM, terminate_as_interrupt)
@@ -193,6 +195,7 @@ def main(argv=None):
         # Which implementations ran and what a dropped graph leaves in each: merged with the first run.
         extras = describe_implementations(implementations, [v for v in variants if v in VARIANTS], peers,
                                           interpreters, args)
+        started_at, setup_seconds = now(), time.perf_counter() - began  # environments and anatomy
         with schedule:
             for done in schedule.finished():
                 try:
@@ -222,7 +225,7 @@ def main(argv=None):
                 record_profile(summary_path, {
                     "command": command, "started": started_at, "finished": now(), "jobs": args.jobs,
                     "shard": "/".join(map(str, args.shard)) if args.shard else None,
-                    "runs": merged, "wall_seconds": round(wall_seconds, 3),
+                    "runs": merged, "wall_seconds": round(wall_seconds, 3), "setup_seconds": round(setup_seconds, 3),
                     "seconds_per_run": round(wall_seconds / merged, 3),
                     "runs_per_minute": round(60 * merged / wall_seconds, 2) if wall_seconds else None,
                     "parallel_share": round(schedule.parallel_share(), 4)})

@@ -100,6 +100,7 @@ class Scheduler:
     def finished(self):
         """Yields a Finished for each run, as each is done (not in plan order when jobs > 1)."""
         self._pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="graphmem-run")
+        self.started = self._busy_since = self.clock()  # the figures count from the first run's start
         memray_seconds = {}
         try:
             while self.pending or self._futures or self.queued:
