@@ -156,11 +156,13 @@ def check_selection(session):
                       f"on any variant or interpreter: nothing to run")
 
 
-@nox.session(reuse_venv=True)
+@nox.session(reuse_venv=True, venv_backend="uv|venv")
 def profile(session):
     """Profile every variant and peer library (memory under memray, times without), one process per run, into reports/."""
     requirements = nox.project.dependency_groups(PYPROJECT, "profile")
-    session.install(*requirements)
+    # uv builds the driver's environments several times faster than venv and pip (graphmem.installer);
+    # torch alone still goes through pip, whose configuration finds the machine's local CPU build.
+    session.install("uv", *requirements)
     # The driver builds one environment per variant, .nox/profile-<variant>, rebuilt only
     # when that variant's sources or these requirements change; see shared/graphmem/profile/driver.py.
     # Each peer library gets .nox/profile-peer-<name> from its adapter's pins (shared/graphmem/adapters/),
@@ -174,9 +176,25 @@ def profile(session):
 
 @nox.session
 def report(session):
-    """Render reports/COMPARISON.md and its charts from reports/summary.json alone (no profiling)."""
+    """Render reports/COMPARISON.md and its charts from reports/summary.json alone (-- --merge A.json B.json: join machines' first).
+
+    `-- --merge a.json b.json ...` first merges several machines' summaries into reports/summary.json
+    (python -m graphmem.merge), then renders it."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "report"))
-    session.run("python", "-m", "graphmem.report", *session.posargs, env={"PYTHONPATH": str(ROOT / "shared")})
+    env = {"PYTHONPATH": str(ROOT / "shared")}
+    args = list(session.posargs)
+    if "--merge" in args:  # the files after --merge, up to the next option, are the summaries to merge
+        at = args.index("--merge")
+        files = []
+        for arg in args[at + 1:]:
+            if arg.startswith("-"):
+                break
+            files.append(arg)
+        if not files:
+            session.error("--merge needs the summary.json files to merge, e.g. --merge a.json b.json")
+        session.run("python", "-m", "graphmem.merge", *files, env=env)
+        args = args[:at] + args[at + 1 + len(files):]
+    session.run("python", "-m", "graphmem.report", *args, env=env)
 
 
 # --- bench: speed against the peers ------------------------------------------------------

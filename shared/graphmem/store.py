@@ -226,3 +226,68 @@ def merge_runs(path, records, workloads=None):
     """Takes the lock and merges `records` into the summary at `path`; the merged summary."""
     with locked(path):
         return update(path, lambda summary: add_runs(summary, records, workloads or summary.get("workloads", {})))
+
+
+# --- merging the summaries of several machines --------------------------------------------------
+class MergeConflict(SummaryError):
+    """Two summaries hold good records of one run id whose memory figures differ."""
+
+
+MEMORY_FIGURES = ("peak_heap_bytes", "total_allocations", "held_bytes_at_return")  # deterministic per interpreter
+
+
+def memory_figures(record):
+    """What must agree between two good records of one run, whichever machine measured them."""
+    return {key: record.get(key) for key in MEMORY_FIGURES} | {"array_peak": (record.get("array_bytes") or {}).get("peak")}
+
+
+def merge_summaries(sources):
+    """One summary from several (`sources`: [(name, summary)], each valid), as if one machine had measured
+    every run; MergeConflict names every run id whose good records differ in a memory figure.
+
+    Each record keeps its own provenance (machine, commit, versions, command). Of two good records with
+    the same figures the newer (measured_at) is kept; a good record beats a failed one, and the failed
+    attempts of all are listed beside it. Other tables (workloads, implementations, anatomy, ...) merge
+    key by key, later sources winning; each source's own last_profile moves to `merged_from`."""
+    merged, seen, conflicts = new_summary(), {}, []
+    merged["merged_from"] = []
+    for name, summary in sources:
+        summary = json.loads(json.dumps(summary))  # the caller's stays as it was
+        merged["merged_from"] += summary.get("merged_from") or [
+            {"source": name, "runs": len(summary.get("runs", {})), "peer_runs": len(summary.get("peer_runs", {})),
+             "last_profile": summary.get("last_profile")}]
+        for table in ("runs", "peer_runs"):
+            for run_id, record in (summary.get(table) or {}).items():
+                key = (table, run_id)
+                old = merged.setdefault(table, {}).get(run_id)
+                if old is None:
+                    merged[table][run_id], seen[key] = record, name
+                    continue
+                failures = sorted(old.get("failures", []) + record.get("failures", []), key=lambda f: f["at"])
+                good = [r for r in (old, record) if r["status"] != "failed"]
+                before, after = memory_figures(old), memory_figures(record)
+                if len(good) == 2 and before != after:
+                    differ = ", ".join(f"{figure} {before[figure]} in {seen[key]}, {after[figure]} in {name}"
+                                       for figure in before if before[figure] != after[figure])
+                    conflicts.append(f"{run_id} ({differ})")
+                    continue
+                candidates = good or [old, record]
+                newest = max(candidates, key=lambda r: r.get("measured_at") or "")
+                seen[key] = name if newest is record else seen[key]
+                merged[table][run_id] = {**newest, "failures": failures[-FAILURES_KEPT:]}
+        for key, value in summary.items():
+            if key in ("schema_version", "runs", "peer_runs", "last_profile", "updated_at", "merged_from"):
+                continue
+            if isinstance(value, dict):
+                merged[key] = {**merged.get(key, {}), **value}
+            else:
+                merged[key] = value
+    if conflicts:
+        raise MergeConflict(f"{len(conflicts)} run{'s' * (len(conflicts) != 1)} measured with different memory "
+                            f"figures, not merged: {'; '.join(conflicts)}")
+    for table in ("runs", "peer_runs"):
+        if table in merged:
+            merged[table] = dict(sorted(merged[table].items()))
+    merged.setdefault("workloads", {})
+    merged["updated_at"] = now()
+    return merged

@@ -119,7 +119,9 @@ def test_a_peer_that_cannot_install_is_recorded_with_pip_s_error_and_nothing_rai
         "    install_steps = (('graphmem-no-such-distribution==0.0.1',),)\n")
     found = environments.peer_environment(f"{tmp_path / 'broken.py'}:Broken", tmp_path / "envs", [], say=print)
     assert found.python is None and found.description is None
-    assert found.unavailable.startswith("pip install graphmem-no-such-distribution==0.0.1 failed: ")
+    # uv installs where it is found (graphmem.installer), pip where it is not
+    assert found.unavailable.startswith(("pip install graphmem-no-such-distribution==0.0.1 failed: ",
+                                         "uv pip install graphmem-no-such-distribution==0.0.1 failed: "))
     assert (tmp_path / "envs" / "profile-peer-broken" / environments.LOG).is_file()
     assert not (tmp_path / "envs" / "profile-peer-broken" / environments.STAMP).exists()  # retried next time
 

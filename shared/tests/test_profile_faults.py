@@ -39,9 +39,16 @@ def scratch(tmp_path, monkeypatch):
     return folder
 
 
-def run_profile(tmp_path, *args, interpreter=sys.executable):
+@pytest.fixture(params=[1, 2], ids=["jobs1", "jobs2"])
+def jobs(request):
+    """Each fault once with runs one at a time and once with two memray measurements side by side."""
+    return request.param
+
+
+def run_profile(tmp_path, jobs, *args, interpreter=sys.executable):
     status = driver.main([
         "--variant", VARIANT, "--interpreter", f"{VARIANT}={interpreter}", "--no-report", "--timing-processes", "1",
+        "--jobs", str(jobs),
         "--reports", str(tmp_path / "reports"), "--captures", str(tmp_path / "captures"),
         "--logs", str(tmp_path / "logs"), *args])
     path = tmp_path / "reports" / "summary.json"
@@ -141,9 +148,9 @@ BAD_RESULTS = {
 
 
 @pytest.mark.parametrize("case", BAD_RESULTS)
-def test_bad_harness_output_is_a_failed_run_naming_it_and_later_runs_go_on(tmp_path, scratch, case):
+def test_bad_harness_output_is_a_failed_run_naming_it_and_later_runs_go_on(tmp_path, scratch, case, jobs):
     body, reason = BAD_RESULTS[case]
-    status, summary = run_profile(tmp_path, "--workload", "seed_loop,no_grad_loop", "--mode", "off", "--params", TINY,
+    status, summary = run_profile(tmp_path, jobs, "--workload", "seed_loop,no_grad_loop", "--mode", "off", "--params", TINY,
                                   "--no-flamegraphs", interpreter=fake_interpreter(tmp_path, body))
     assert status == 1
     jsonschema.validate(summary, SCHEMA)
@@ -155,14 +162,14 @@ def test_bad_harness_output_is_a_failed_run_naming_it_and_later_runs_go_on(tmp_p
     assert runs["no_grad_loop"]["status"] == "ok", "the run after the bad one still ran"
 
 
-def test_a_failed_rerun_leaves_the_good_record_its_files_and_peak(tmp_path, scratch):
-    status, first = run_profile(tmp_path, "--workload", "seed_loop", "--mode", "auto", "--params", TINY)
+def test_a_failed_rerun_leaves_the_good_record_its_files_and_peak(tmp_path, scratch, jobs):
+    status, first = run_profile(tmp_path, jobs, "--workload", "seed_loop", "--mode", "auto", "--params", TINY)
     assert status == 0
     [good] = first["runs"].values()
     files = {key: (tmp_path / path).read_bytes() for key, path in good["files"].items()}
     assert len(files) == 3
 
-    status, second = run_profile(tmp_path, "--workload", "seed_loop", "--mode", "auto", "--params", TINY,
+    status, second = run_profile(tmp_path, jobs, "--workload", "seed_loop", "--mode", "auto", "--params", TINY,
                                  "--timeout", "0.05")
     assert status == 1
     assert_none_alive_within(str(tmp_path))
@@ -175,13 +182,13 @@ def test_a_failed_rerun_leaves_the_good_record_its_files_and_peak(tmp_path, scra
     assert not list((tmp_path / "reports").rglob("*.tmp")), "no partial file"
 
 
-def test_a_killed_run_takes_everything_it_started_with_it(tmp_path, scratch):
+def test_a_killed_run_takes_everything_it_started_with_it(tmp_path, scratch, jobs):
     # The harness starts a renderer-like child in its group, then dies; the child must not live on.
     body = f'''
         subprocess.Popen([REAL, "-c", "import time; time.sleep(60)", "{tmp_path}"])
         os.kill(os.getpid(), 9)
     '''
-    status, summary = run_profile(tmp_path, "--workload", "seed_loop", "--mode", "off", "--params", TINY,
+    status, summary = run_profile(tmp_path, jobs, "--workload", "seed_loop", "--mode", "off", "--params", TINY,
                                   interpreter=fake_interpreter(tmp_path, body))
     assert status == 1
     [run] = summary["runs"].values()
@@ -189,12 +196,12 @@ def test_a_killed_run_takes_everything_it_started_with_it(tmp_path, scratch):
     assert_none_alive_within(str(tmp_path))
 
 
-def test_a_timed_out_harness_and_its_renderers_are_ended(tmp_path, scratch):
+def test_a_timed_out_harness_and_its_renderers_are_ended(tmp_path, scratch, jobs):
     body = f'''
         subprocess.Popen([REAL, "-c", "import time; time.sleep(60)", "{tmp_path}"])
         import time; time.sleep(60)
     '''
-    status, summary = run_profile(tmp_path, "--workload", "seed_loop", "--mode", "off", "--params", TINY,
+    status, summary = run_profile(tmp_path, jobs, "--workload", "seed_loop", "--mode", "off", "--params", TINY,
                                   "--timeout", "2", interpreter=fake_interpreter(tmp_path, body))
     assert status == 1
     [run] = summary["runs"].values()
@@ -202,8 +209,8 @@ def test_a_timed_out_harness_and_its_renderers_are_ended(tmp_path, scratch):
     assert_none_alive_within(str(tmp_path))
 
 
-def test_files_of_a_good_run_are_written_whole_and_from_the_run(tmp_path, scratch):
-    status, summary = run_profile(tmp_path, "--workload", "seed_loop", "--mode", "off", "--params", TINY)
+def test_files_of_a_good_run_are_written_whole_and_from_the_run(tmp_path, scratch, jobs):
+    status, summary = run_profile(tmp_path, jobs, "--workload", "seed_loop", "--mode", "off", "--params", TINY)
     assert status == 0
     [run] = summary["runs"].values()
     for path in run["files"].values():
@@ -216,15 +223,15 @@ def test_files_of_a_good_run_are_written_whole_and_from_the_run(tmp_path, scratc
 # --- interrupts --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_an_interrupted_profile_leaves_summary_report_and_charts_in_agreement(tmp_path, signal_number):
+def test_an_interrupted_profile_leaves_summary_report_and_charts_in_agreement(tmp_path, signal_number, jobs):
     reports = tmp_path / "reports"
     env = {**os.environ, "PYTHONPATH": str(SHARED), "TMPDIR": str(tmp_path)}
     command = [sys.executable, "-m", "graphmem.profile", "--variant", VARIANT, "--workload", "seed_loop,no_grad_loop",
                "--mode", "auto,off", "--params", TINY, "--timing-processes", "2",
                "--interpreter", f"{VARIANT}={sys.executable}", "--reports", str(reports),
-               "--captures", str(tmp_path / "captures"), "--logs", str(tmp_path / "logs")]
+               "--captures", str(tmp_path / "captures"), "--logs", str(tmp_path / "logs"), "--jobs", str(jobs)]
     driver = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    out = wait_for_output(driver, "[2/4]")  # the first run is merged and the second has started
+    out = wait_for_output(driver, "[2/4]")  # two runs are merged and the others started (or queued)
     driver.send_signal(signal_number)
     rest, err = driver.communicate(timeout=120)
     out += rest
@@ -296,12 +303,12 @@ def test_read_only_reports_is_a_clear_error_before_any_run(tmp_path, read_only_f
     assert (read_only_folder / "summary.json").read_text() == "{}"
 
 
-def test_a_write_that_fails_mid_profile_stops_with_an_error_not_ok(tmp_path, scratch, monkeypatch, capsys):
+def test_a_write_that_fails_mid_profile_stops_with_an_error_not_ok(tmp_path, scratch, monkeypatch, capsys, jobs):
     def full_disk(*args, **kwargs):
         raise OSError(28, "No space left on device", str(tmp_path / "reports" / "summary.json"))
 
     monkeypatch.setattr(store, "update", full_disk)
-    status, _ = run_profile(tmp_path, "--workload", "seed_loop", "--mode", "off", "--params", TINY,
+    status, _ = run_profile(tmp_path, jobs, "--workload", "seed_loop", "--mode", "off", "--params", TINY,
                             "--no-flamegraphs")
     captured = capsys.readouterr()
     assert status == 1
@@ -342,8 +349,8 @@ def test_timing_statistics_are_median_quartiles_and_range():
     jsonschema.Draft202012Validator({"$defs": SCHEMA["$defs"], "$ref": "#/$defs/timing"}).validate(timing)
 
 
-def test_the_eta_is_printed_before_the_first_run(tmp_path, scratch, capsys):
-    status, _ = run_profile(tmp_path, "--workload", "seed_loop", "--mode", "off", "--params", TINY,
+def test_the_eta_is_printed_before_the_first_run(tmp_path, scratch, capsys, jobs):
+    status, _ = run_profile(tmp_path, jobs, "--workload", "seed_loop", "--mode", "off", "--params", TINY,
                             "--no-flamegraphs")
     first = capsys.readouterr().out.splitlines()[0]
     assert status == 0 and first.startswith("profile: 1 runs over") and "; about " in first

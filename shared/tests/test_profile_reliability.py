@@ -22,16 +22,22 @@ SHARED = Path(driver.__file__).resolve().parents[2]
 TINY = "size=1000,iterations=3"
 
 
-def profile_command(tmp_path, *args):
-    return [sys.executable, "-m", "graphmem.profile", "--variant", VARIANT,
+@pytest.fixture(params=[1, 2], ids=["jobs1", "jobs2"])
+def jobs(request):
+    """Each fault once with runs one at a time and once with two memray measurements side by side."""
+    return request.param
+
+
+def profile_command(tmp_path, jobs, *args):
+    return [sys.executable, "-m", "graphmem.profile", "--variant", VARIANT, "--jobs", str(jobs),
             "--interpreter", f"{VARIANT}={sys.executable}", "--no-report", "--timing-processes", "1",
             "--reports", str(tmp_path / "reports"), "--captures", str(tmp_path / "captures"),
             "--logs", str(tmp_path / "logs"), "--params", TINY, *args]
 
 
-def start(tmp_path, *args):
+def start(tmp_path, jobs, *args):
     env = {**os.environ, "PYTHONPATH": str(SHARED)}
-    return subprocess.Popen(profile_command(tmp_path, *args), env=env, stdout=subprocess.PIPE,
+    return subprocess.Popen(profile_command(tmp_path, jobs, *args), env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
 
@@ -47,8 +53,8 @@ def pages_and_records(reports):
     (["--workload", "seed_loop", "--mode", "auto,off"], ["--workload", "no_grad_loop", "--mode", "auto,off"]),
     (["--workload", "seed_loop,no_grad_loop", "--mode", "off"], ["--workload", "seed_loop,no_grad_loop", "--mode", "off"]),
 ], ids=["different-subsets", "the-same-subset"])
-def test_two_profiles_at_once_keep_every_run_and_every_page_has_its_record(tmp_path, first, second):
-    processes = [start(tmp_path, *first), start(tmp_path, *second)]
+def test_two_profiles_at_once_keep_every_run_and_every_page_has_its_record(tmp_path, first, second, jobs):
+    processes = [start(tmp_path, jobs, *first), start(tmp_path, jobs, *second)]
     outputs = [process.communicate(timeout=600) for process in processes]
     for process, (out, err) in zip(processes, outputs):
         assert process.returncode == 0, err
@@ -72,17 +78,17 @@ def test_two_profiles_at_once_keep_every_run_and_every_page_has_its_record(tmp_p
     ("negative-peak", "is less than the minimum of 0"),
     ({"schema_version": 7, "workloads": {}, "runs": {}}, "at schema_version"),
 ], ids=["runs-a-list", "negative-peak", "unknown-schema"])
-def test_a_summary_of_the_wrong_shape_is_set_aside_before_anything_is_measured(tmp_path, content, problem):
+def test_a_summary_of_the_wrong_shape_is_set_aside_before_anything_is_measured(tmp_path, content, problem, jobs):
     reports = tmp_path / "reports"
     if content == "negative-peak":  # a real summary, then one of its peaks made impossible
-        process = start(tmp_path, "--workload", "seed_loop", "--mode", "off")
+        process = start(tmp_path, jobs, "--workload", "seed_loop", "--mode", "off")
         assert process.wait(timeout=600) == 0
         content = json.loads((reports / "summary.json").read_text())
         next(iter(content["runs"].values()))["peak_heap_bytes"] = -1
     reports.mkdir(exist_ok=True)
     bad = json.dumps(content)
     (reports / "summary.json").write_text(bad)
-    process = start(tmp_path, "--workload", "no_grad_loop", "--mode", "off")
+    process = start(tmp_path, jobs, "--workload", "no_grad_loop", "--mode", "off")
     out, err = process.communicate(timeout=600)
     assert process.returncode == 0, err
     assert "Traceback" not in out + err
@@ -107,6 +113,11 @@ def test_a_summary_of_the_wrong_shape_is_set_aside_before_anything_is_measured(t
     (["--memory-interval-ms", "-5"], "--memory-interval-ms '-5': expected a positive whole number"),
     (["--memory-interval-ms", "1.5"], "--memory-interval-ms '1.5': expected a positive whole number"),
     (["--timing-processes", "-1"], "--timing-processes '-1': expected a whole number of at least 0"),
+    (["--jobs", "0"], "--jobs '0': expected a positive whole number"),
+    (["--jobs", "two"], "--jobs 'two': expected a positive whole number"),
+    (["--shard", "3/2"], "--shard '3/2': expected K/N with 1 <= K <= N"),
+    (["--shard", "0/2"], "--shard '0/2': expected K/N with 1 <= K <= N"),
+    (["--shard", "half"], "--shard 'half': expected K/N with 1 <= K <= N"),
     (["--interpreter", "weakref=/nonexistent/python"], "--interpreter weakref=/nonexistent/python: "
                                                        "'/nonexistent/python' is not an executable file"),
     (["--adapter", "BROKEN_SYNTAX:X"], "cannot import the adapter module"),

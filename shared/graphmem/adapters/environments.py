@@ -1,8 +1,8 @@
 """One virtual environment per peer library, built from its adapter's pins like the variants' own.
 
 `peer_environment(adapter, env_dir, requirements)` keeps `<env_dir>/profile-peer-<name>` with the
-adapter's `install_steps` (one `pip install` each, the profile's requirements joining the first
-so that one resolver sees every pin) and rebuilds it only when those pins, the requirements or
+adapter's `install_steps` (one install each, by uv or, for torch, pip: graphmem.installer; the
+profile's requirements joining the first so that one resolver sees every pin) and rebuilds it only when those pins, the requirements or
 the Python change. A binary the library needs (`system_commands`, e.g. tinygrad's `clang`) is
 installed with apt-get when it is missing and we may (root, Debian), else the peer is recorded
 unavailable with the reason. Last, `python -m graphmem.adapters NAME` checks the adapter in that
@@ -19,11 +19,11 @@ import os
 import shutil
 import subprocess
 import sys
-import venv
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
+from graphmem import installer
 from graphmem.adapters import adapter_class
 
 SHARED = Path(__file__).resolve().parents[2]
@@ -81,15 +81,16 @@ def ensure_command(binary, package, log):
 
 def build(folder, adapter, requirements, log):
     """Creates the environment and runs each pip step; None, or why it failed."""
-    venv.EnvBuilder(with_pip=True, clear=True).create(folder)
+    installer.create(folder)
     python = folder / "bin" / "python"
     for index, step in enumerate(adapter.install_steps):
         arguments = [*step, *(requirements if index == 0 else [])]
-        command = [str(python), "-m", "pip", "install", "--disable-pip-version-check", *arguments]
+        command = installer.install_command(python, arguments)
+        tool = "uv pip" if command[1] == "pip" else "pip"
         done = subprocess.run(command, capture_output=True, text=True)
-        log.append(f"$ pip install {' '.join(arguments)}\n{done.stdout}{done.stderr}")
+        log.append(f"$ {tool} install {' '.join(arguments)}\n{done.stdout}{done.stderr}")
         if done.returncode != 0:
-            return f"pip install {' '.join(arguments)} failed: {last_error(done.stdout + done.stderr)}"
+            return f"{tool} install {' '.join(arguments)} failed: {last_error(done.stdout + done.stderr)}"
     return None
 
 

@@ -3,16 +3,18 @@
     python -m graphmem.profile [--full] [--python 3.12,pypy3,/path/to/python] [--variant V,...]
                                [--peer P,...] [--adapter FILE.py:Class]
                                [--workload W,...] [--mode M,...]
-                               [--gc-budget 8MiB,64MiB,...] [--ceiling 1GiB] [--no-sweeps] ...
+                               [--gc-budget 8MiB,64MiB,...] [--ceiling 1GiB] [--no-sweeps]
+                               [--jobs N] [--shard K/N] ...
 """
 import argparse
+import os
 import shlex
 from pathlib import Path
 
 from graphmem.adapters import PEERS
 from graphmem.facts import DEFAULT_GC_BUDGET, MODES, ROOT, VARIANTS
 from graphmem.interpreters import DEFAULTS as DEFAULT_INTERPRETERS
-from graphmem.profile.parsing import parse_size, positive_number
+from graphmem.profile.parsing import SelectionError, parse_size, positive_number
 from graphmem.profile.plan import BUDGET_SWEEP_WORKLOAD, DEFAULT_BUDGET_SWEEP
 from graphmem.sizes import format_size
 from graphmem.workloads import WORKLOADS
@@ -78,7 +80,29 @@ def argument_parser():
                         help="where the output of failed runs is kept; not committed (default build/profile-logs/)")
     parser.add_argument("--no-report", action="store_true",
                         help="do not render COMPARISON.md and the charts at the end (nox -s report does it)")
+    throughput_options(parser)
     return parser
+
+
+# --- throughput: runs side by side, and a slice of the matrix per machine -----------------------
+def throughput_options(parser):
+    parser.add_argument("--jobs", default=str(os.cpu_count() or 1),
+                        help="memray measurements of different runs at once (default: the number of CPUs, "
+                             "%(default)s); timing processes always run alone")
+    parser.add_argument("--shard", help="K/N: run only the K-th of N deterministic, balanced slices of the matrix "
+                                        "(one per machine; `nox -s report -- --merge` joins their summaries)")
+
+
+def checked_throughput(args):
+    """--jobs as a number and --shard as (K, N), or SelectionError naming the bad one."""
+    args.jobs = positive_number("--jobs", args.jobs, whole=True)
+    if args.shard is None:
+        return args
+    index, slash, count = args.shard.partition("/")
+    if not (slash and index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count)):
+        raise SelectionError(f"--shard {args.shard!r}: expected K/N with 1 <= K <= N, e.g. 1/2")
+    args.shard = (int(index), int(count))
+    return args
 
 
 SESSION_OPTIONS = ("--env-dir", "--requirement", "--interpreter")  # what the session or a test passes, not its user
@@ -106,4 +130,4 @@ def checked_options(args):
     args.memory_interval_ms = positive_number("--memory-interval-ms", args.memory_interval_ms, whole=True)
     args.timing_processes = positive_number("--timing-processes", args.timing_processes, whole=True, minimum=0)
     args.ceiling = parse_size(args.ceiling) if args.ceiling else FULL_CEILING if args.full else DEFAULT_CEILING
-    return args
+    return checked_throughput(args)

@@ -19,16 +19,17 @@ import time
 
 from graphmem import interpreters, store
 from graphmem.atomic_files import NotWritable, check_writable, write_atomically
-from graphmem.checkout import display_path
+from graphmem.checkout import display_path, now
 from graphmem.facts import VARIANTS
 from graphmem.markdown import format_duration
 from graphmem.profile.cli import argument_parser, checked_options, user_command
 from graphmem.profile.environments import (describe_implementations, host_environment, prepare_peers,
                                            probe_interpreter, variant_environment)
-from graphmem.profile.execute import execute
+from graphmem.profile.execute import Measurement
 from graphmem.profile.pages import prune_assets
 from graphmem.profile.parsing import SelectionError, parse_interpreters, split_names
-from graphmem.profile.plan import SESSION_LABEL, build_matrix, plan_estimate, workloads_record
+from graphmem.profile.plan import SESSION_LABEL, build_matrix, parallel_estimate, plan_estimate, shard, workloads_record
+from graphmem.profile.schedule import Scheduler
 from graphmem.sizes import format_size
 INTERRUPTED = 130  # the shell's exit status for a command ended by SIGINT
 
@@ -89,6 +90,28 @@ def describe_result(record):
     if record["status"] == "ceiling":
         text += f" -- {record['reason']}"
     return text
+
+
+def progress_line(merged, total, done, record, schedule):
+    """`[k/N] <run id>: <result> [memray s + timing s]`, then what is still in flight and the ETA from
+    the throughput measured so far."""
+    seconds = f"memray {done.memray_seconds:.1f}s" + (f" + timing {done.timing_seconds:.1f}s"
+                                                      if done.timing_seconds else "")
+    line = f"[{merged}/{total}] {done.run.id}: {describe_result(record)} [{seconds}]"
+    busy = schedule.unfinished()
+    if busy:
+        line += f"; in progress: {', '.join(busy[:3])}" + (f" and {len(busy) - 3} more" if len(busy) > 3 else "")
+    eta = schedule.eta()
+    if eta is not None and merged < total:
+        line += f"; ETA {format_duration(eta)}"
+    return line
+
+
+def record_profile(summary_path, figures):
+    """summary["last_profile"]: what the last complete profile cost (command, times, jobs, parallel share)."""
+    with store.locked(summary_path):
+        store.update(summary_path, lambda summary: summary.update(last_profile=figures),
+                     say=lambda text: print(text, flush=True))
 
 
 def merge_extras(summary_path, extras):
@@ -155,6 +178,7 @@ def prepare_variants(variants, on, own, given, args):
 
 
 def main(argv=None):
+    began = time.perf_counter()
     argv = sys.argv[1:] if argv is None else argv
     args = argument_parser().parse_args(argv)
     args.reports = args.reports.resolve()
@@ -180,6 +204,7 @@ def main(argv=None):
             raise SelectionError("nothing to run: no selected interpreter is available ("
                                  + "; ".join(f"{i.requested}: {i.reason or broken.get(i.label)}" for i in requested)
                                  + ")")
+        runs = shard(runs, args.shard, lambda run: plan_estimate([run], args))
         check_writable(sorted({args.reports / run.interpreter / run.variant for run in runs}))
     except (SelectionError, NotWritable) as error:
         print(f"profile: error: {error}", file=sys.stderr)
@@ -204,9 +229,13 @@ def main(argv=None):
           "for memory (where memray runs)"
           + (f", and {timed} of them {args.timing_processes} times more without memray for times"
              if args.timing_processes and timed else "")
-          + f"; about {format_duration(plan_estimate(runs, args))}; results merge into {summary_path}", flush=True)
-    durations, failed, statuses, merged = [], [], {}, 0
-    current, outcome, runs_or_extras_saved = None, 0, False
+          + f"; about {format_duration(parallel_estimate(runs, args))} with --jobs {args.jobs}"
+          + f"; results merge into {summary_path}", flush=True)
+    failed, statuses, merged = [], {}, 0
+    outcome, runs_or_extras_saved, started_at, setup_seconds = 0, False, None, None
+    schedule = Scheduler(runs, lambda run: Measurement(run, pythons[run.where], args, provenance[run.where],
+                                                       environments[run.where]["interpreter"]),
+                         args.jobs, lambda some: plan_estimate(some, args))
     previous_term = signal.signal(signal.SIGTERM, terminate_as_interrupt)
     try:
         # Which implementations ran and what a dropped graph leaves in each: merged with the first run.
@@ -215,40 +244,40 @@ def main(argv=None):
             one_each.setdefault(name, python)
         extras = {**describe_implementations(implementations, [v for v in variants if v in VARIANTS], peers,
                                              one_each, args), "interpreters": listed}
-        for index, run in enumerate(runs, 1):
-            current = run
-            left = len(runs) - index
-            # The plan's estimate of what is left, scaled by how the runs so far compared with theirs
-            # (a timed default run costs several sweep points, so a plain average would mislead).
-            done_estimate = plan_estimate(runs[:index - 1], args)
-            eta = (f", ETA {format_duration(plan_estimate(runs[index - 1:], args) * sum(durations) / done_estimate)}"
-                   if durations and done_estimate else "")
-            print(f"[{index}/{len(runs)}] {run.id} ({left} left after this{eta}) ... ", end="", flush=True)
-            started = time.perf_counter()
-            attempt = execute(run, pythons[run.where], args, provenance[run.where],
-                              environments[run.where]["interpreter"])
-            try:
-                with interrupts_deferred():  # files and record land together, and are counted as kept
-                    commit(attempt, args, summary_path, extras)
-                    extras = None
-                    merged, current = merged + 1, None
-            except OSError as error:
-                print(f"NOT SAVED: {error}", flush=True)
-                print(f"profile: error: cannot write {error.filename or args.reports}: {error.strerror or error}; "
-                      f"{merged} runs saved before it are in {display_path(summary_path)}", file=sys.stderr)
-                outcome = 1
-                break
-            durations.append(time.perf_counter() - started)
-            record = attempt.record
-            statuses[record["status"]] = statuses.get(record["status"], 0) + 1
-            if record["status"] == "failed":
-                failed.append(record)
-            print(f"{describe_result(record)} [{durations[-1]:.1f}s]", flush=True)
+        started_at, setup_seconds = now(), time.perf_counter() - began  # environments and anatomy
+        with schedule:
+            for done in schedule.finished():
+                try:
+                    with interrupts_deferred():  # files and record land together, and are counted as kept
+                        commit(done.attempt, args, summary_path, extras)
+                        extras = None
+                        merged += 1
+                except OSError as error:
+                    print(f"[{merged + 1}/{len(runs)}] {done.run.id}: NOT SAVED: {error}", flush=True)
+                    print(f"profile: error: cannot write {error.filename or args.reports}: {error.strerror or error}; "
+                          f"{merged} runs saved before it are in {display_path(summary_path)}", file=sys.stderr)
+                    outcome = 1
+                    break
+                record = done.attempt.record
+                statuses[record["status"]] = statuses.get(record["status"], 0) + 1
+                if record["status"] == "failed":
+                    failed.append(record)
+                print(progress_line(merged, len(runs), done, record, schedule), flush=True)
+        wall_seconds = schedule.elapsed()
         if extras and outcome == 0:  # no run at all: the implementations are still worth keeping
             with interrupts_deferred():
                 merge_extras(summary_path, extras)
                 extras = None
                 runs_or_extras_saved = True
+        if outcome == 0 and merged:
+            with interrupts_deferred():
+                record_profile(summary_path, {
+                    "command": command, "started": started_at, "finished": now(), "jobs": args.jobs,
+                    "shard": "/".join(map(str, args.shard)) if args.shard else None,
+                    "runs": merged, "wall_seconds": round(wall_seconds, 3), "setup_seconds": round(setup_seconds, 3),
+                    "seconds_per_run": round(wall_seconds / merged, 3),
+                    "runs_per_minute": round(60 * merged / wall_seconds, 2) if wall_seconds else None,
+                    "parallel_share": round(schedule.parallel_share(), 4)})
     except KeyboardInterrupt:
         outcome = INTERRUPTED
     try:
@@ -264,16 +293,20 @@ def main(argv=None):
         signal.signal(signal.SIGTERM, previous_term)
     rendered = "" if args.no_report else ", COMPARISON.md and charts re-rendered from it"
     if outcome == INTERRUPTED:
+        in_progress = schedule.unfinished()
         kept = (f"kept the {merged} run{'s' * (merged != 1)} finished before it in {display_path(summary_path)}"
                 f"{rendered}"
                 if merged else f"nothing was saved, {display_path(args.reports)} is unchanged")
         print(f"\nprofile: interrupted: {kept}; {len(runs) - merged} runs not measured"
-              + (f" (the one in progress, {current.id}, was discarded)" if current else "")
+              + (f" (the {len(in_progress)} in progress, {', '.join(in_progress)}, were discarded)"
+                 if len(in_progress) > 1 else f" (the one in progress, {in_progress[0]}, was discarded)"
+                 if in_progress else "")
               + f"; rerun `{command}` to measure them", file=sys.stderr, flush=True)
         return INTERRUPTED
     if outcome:
         return outcome
-    print(f"profile: done in {format_duration(sum(durations))}: "
+    print(f"profile: done in {format_duration(schedule.elapsed())} with --jobs {args.jobs} "
+          f"({schedule.parallel_share():.0%} of it with two or more runs at once): "
           + ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
           + f"; summary in {summary_path}{rendered}", flush=True)
     for record in failed:

@@ -16,10 +16,9 @@ import platform
 import re
 import subprocess
 import sys
-import venv
 from pathlib import Path
 
-from graphmem import anatomy
+from graphmem import anatomy, installer
 from graphmem.adapters.environments import PeerEnvironment, peer_environment
 from graphmem.adapters.environments import check as check_adapter
 from graphmem.checkout import cpu_name, git, now
@@ -95,23 +94,21 @@ def variant_environment(variant, env_dir, requirements, interpreter=None):
         return python
     print(f"profile: preparing the {variant} environment in {folder}", flush=True)
     stamp.unlink(missing_ok=True)
-    if interpreter is None:
-        venv.EnvBuilder(with_pip=True, clear=True).create(folder)
-    else:
-        made = subprocess.run([interpreter.path, "-m", "venv", "--clear", str(folder)])
-        if made.returncode != 0:
-            hint = " (Debian's PyPy needs pypy3-venv)" if interpreter.implementation == "PyPy" else ""
-            raise SelectionError(f"{interpreter.path} -m venv {folder} exited with {made.returncode}{hint}")
+    made = installer.create(folder, interpreter.path if interpreter is not None else sys.executable)
+    if made != 0:
+        hint = " (Debian's PyPy needs pypy3-venv)" if interpreter is not None and interpreter.implementation == "PyPy" \
+            else ""
+        raise SelectionError(f"could not create the environment {folder} (exit status {made}){hint}")
     for step in install_steps(variant, requirements, interpreter):
-        installed = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                                    *step])
+        command = installer.install_command(python, step, quiet=True)
+        installed = subprocess.run(command)
         if installed.returncode != 0:
-            raise SelectionError(f"could not install {' '.join(step)} into {folder} (pip exited with "
-                                 f"{installed.returncode}; its output is above)")
+            raise SelectionError(f"could not install {' '.join(step)} into {folder} ({Path(command[0]).name} "
+                                 f"{command[1]} exited with {installed.returncode}; its output is above)")
     for step in counter_steps():
-        built = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *step])
+        built = subprocess.run(installer.install_command(python, step, quiet=True))
         if built.returncode != 0:  # its runs say why they have no array bytes; memray's figures still come
-            print(f"profile: the array-bytes counter did not build in {folder} (pip exited with "
+            print(f"profile: the array-bytes counter did not build in {folder} (exit status "
                   f"{built.returncode}; its output is above)", flush=True)
             break
     stamp.write_text(fingerprint)

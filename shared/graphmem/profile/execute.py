@@ -93,57 +93,102 @@ class Attempt:
     assets: dict  # asset name -> text
 
 
-def execute(run, python, args, provenance, interpreter=None):
-    """Measures one run (memray where it runs, then timing processes); returns an Attempt, failed or good.
+class Measurement:
+    """One run between its two phases: the memory process (memray and its renderers; where memray is
+    absent, a process without it), which may run beside other runs' (graphmem.profile.schedule), then the
+    timing processes, which run alone. The scratch folder, the log and the record live from the first
+    phase to `attempt()`."""
 
-    `interpreter` is the record's interpreter block (environments.probe_interpreter); memray runs where
-    the provenance has a memray version."""
-    # The process id in the name: two profiles in one checkout never write one capture file.
-    capture = (args.captures / run.interpreter / run.variant
-               / f"{run.file_stem}-{hashlib.sha1(run.id.encode()).hexdigest()[:8]}-{os.getpid()}.bin")
-    interpreter = interpreter or interpreter_from_provenance(provenance)
-    without_memray = memray_unavailable({**provenance, "interpreter": interpreter})
-    base = {
-        "id": run.id, "variant": run.variant, "workload": run.workload, "mode": run.mode,
-        "params": run.params_dict, "gc_budget": run.gc_budget,
-        "live_set_bound_bytes": WORKLOADS[run.workload].live_set_bound(run.params_dict),
-        "ceiling_bytes": args.ceiling, "provenance": provenance,
-        "interpreter": interpreter,
-        **({"implementation": run.variant} if run.peer else {}),
-        **({"memray_unavailable": without_memray} if without_memray else {}),
-    }
-    with tempfile.TemporaryDirectory(prefix="graphmem-run-") as scratch_name, \
-            open(Path(scratch_name) / "run.log", "w+b") as log:
-        scratch = Path(scratch_name)
+    def __init__(self, run, python, args, provenance, interpreter=None):
+        self.run, self.python, self.args = run, python, args
+        # The process id in the name: two profiles in one checkout never write one capture file.
+        self.capture = (args.captures / run.interpreter / run.variant
+                        / f"{run.file_stem}-{hashlib.sha1(run.id.encode()).hexdigest()[:8]}-{os.getpid()}.bin")
+        interpreter = interpreter or interpreter_from_provenance(provenance)
+        self.without_memray = memray_unavailable({**provenance, "interpreter": interpreter})
+        self.base = {
+            "id": run.id, "variant": run.variant, "workload": run.workload, "mode": run.mode,
+            "params": run.params_dict, "gc_budget": run.gc_budget,
+            "live_set_bound_bytes": WORKLOADS[run.workload].live_set_bound(run.params_dict),
+            "ceiling_bytes": args.ceiling, "provenance": provenance,
+            "interpreter": interpreter,
+            **({"implementation": run.variant} if run.peer else {}),
+            **({"memray_unavailable": self.without_memray} if self.without_memray else {}),
+        }
+        self._folder = tempfile.TemporaryDirectory(prefix="graphmem-run-")
+        self.scratch = Path(self._folder.name)
+        self.log = open(self.scratch / "run.log", "w+b")
+        self.spec = spec_for(run, args, self.capture, self.scratch, memray=not self.without_memray)
+        self.timing_spec = {**self.spec, "memray": False}
+        self.record, self.failure = None, None
+
+    def memory(self):
+        """The memory process: the record, or the failure that ends the run. Without memray it is a
+        process like a timing one, whose memory figures (the NumPy-bytes counter's) are the record's;
+        its time is not one of the timed samples, since it may have run beside another run."""
         try:
-            spec = spec_for(run, args, capture, scratch, memray=not without_memray)
-            timing_spec = {**spec, "memray": False}
-            samples = []
-            if without_memray:  # the first timing process's result is the record, and one of the timed samples
-                first = checked_sample(call_harness(python, timing_spec, scratch, "1", args.timeout, log),
-                                       "timing process 1")
-                record = checked_record(run, first, base, spec)
-                samples.append(first)
+            if self.without_memray:
+                result = checked_sample(call_harness(self.python, self.timing_spec, self.scratch, "memory",
+                                                     self.args.timeout, self.log), "the harness")
             else:
-                record = checked_record(run, call_harness(python, spec, scratch, "memray", args.timeout, log), base,
-                                        spec)
-            if run.timed and record["status"] == "ok" and args.timing_processes:
-                for number in range(len(samples) + 1, args.timing_processes + 1):
-                    what = f"timing process {number}"
-                    sample = checked_sample(call_harness(python, timing_spec, scratch, str(number),
-                                                         args.timeout, log), what)
-                    if sample["status"] != "ok":
-                        first = "first" if without_memray else "memray"
-                        raise RunFailed(f"{what} stopped at the ceiling, where the {first} process did not")
-                    samples.append(sample)
-                record["timing"] = timing_statistics(samples)
-                if not without_memray:
-                    moved = memray_moved_collections(record, samples[0])
-                    if moved is not None:
-                        record["timing"]["memray_moved_collections"] = moved
-            return staged(record, args)
+                result = call_harness(self.python, self.spec, self.scratch, "memray", self.args.timeout, self.log)
+            self.record = checked_record(self.run, result, self.base, self.spec)
         except RunFailed as failure:
-            return Attempt(failed_record(base, str(failure), keep_log(log, run, args)), {}, {})
+            self.failure = str(failure)
+
+    @property
+    def wants_times(self):
+        return (self.failure is None and self.run.timed and self.record["status"] == "ok"
+                and bool(self.args.timing_processes))
+
+    def times(self, alone):
+        """The timing processes, one after another; `alone`: no other run's process ran beside them."""
+        if not self.wants_times:
+            return
+        try:
+            samples = []
+            for number in range(1, self.args.timing_processes + 1):
+                what = f"timing process {number}"
+                sample = checked_sample(call_harness(self.python, self.timing_spec, self.scratch, str(number),
+                                                     self.args.timeout, self.log), what)
+                if sample["status"] != "ok":
+                    first = "first" if self.without_memray else "memray"
+                    raise RunFailed(f"{what} stopped at the ceiling, where the {first} process did not")
+                samples.append(sample)
+            self.record["timing"] = {**timing_statistics(samples), "alone": alone}
+            if not self.without_memray:
+                moved = memray_moved_collections(self.record, samples[0])
+                if moved is not None:
+                    self.record["timing"]["memray_moved_collections"] = moved
+        except RunFailed as failure:
+            self.failure = str(failure)
+
+    def attempt(self):
+        """The finished Attempt, good or failed, with its files read into memory; the scratch folder goes."""
+        try:
+            if self.failure is None:
+                try:
+                    return staged(self.record, self.args)
+                except OSError as error:  # a rendered file vanished from the scratch folder
+                    self.failure = f"could not read the run's files: {error}"
+            return Attempt(failed_record(self.base, self.failure, keep_log(self.log, self.run, self.args)), {}, {})
+        finally:
+            self.close()
+
+    def close(self):
+        self.log.close()
+        self._folder.cleanup()
+
+
+def execute(run, python, args, provenance, interpreter=None):
+    """Measures one run (memory, then timing processes) on its own; returns an Attempt, failed or good."""
+    measurement = Measurement(run, python, args, provenance, interpreter)
+    try:
+        measurement.memory()
+        measurement.times(alone=True)
+        return measurement.attempt()
+    finally:
+        measurement.close()
 
 
 def collections_of(result):

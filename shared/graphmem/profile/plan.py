@@ -5,6 +5,8 @@ A Run is what one fresh harness process measures; its id is its key in summary.j
 on every available interpreter given (graphmem.interpreters); the peers on the session's own, which
 their pins are for.
 """
+import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -235,3 +237,30 @@ def workloads_record():
     return {name: {"description": w.description, "live_set_bound": w.bound_formula,
                    "default_params": w.default_params, "full_params": w.full_params}
             for name, w in WORKLOADS.items()}
+
+
+# --- shards: one slice of the matrix per machine ------------------------------------------------
+def shard(runs, which, cost=lambda run: 1.0):
+    """The runs of slice K of N (`which` = (K, N), or None for all), in plan order.
+
+    Deterministic and independent of the runs' order: runs are taken by decreasing cost, ties by the
+    SHA-256 of their id, each to the slice with the least cost so far (the lowest-numbered on a tie),
+    so the slices' costs differ by at most about one run's."""
+    if which is None:
+        return list(runs)
+    index, count = which
+    ordered = sorted(runs, key=lambda run: (-cost(run), hashlib.sha256(run.id.encode()).hexdigest()))
+    loads, chosen = [0.0] * count, set()
+    for run in ordered:
+        slot = min(range(count), key=lambda k: (loads[k], k))
+        loads[slot] += cost(run)
+        if slot == index - 1:
+            chosen.add(run.id)
+    return [run for run in runs if run.id in chosen]
+
+
+def parallel_estimate(runs, args):
+    """plan_estimate with --jobs: the memray processes shared among the jobs (the cores permitting),
+    the timing processes one after another."""
+    timing = sum(ESTIMATED_SECONDS["timing"] * args.timing_processes * run.timed for run in runs)
+    return (plan_estimate(runs, args) - timing) / max(1, min(args.jobs, os.cpu_count() or 1)) + timing
