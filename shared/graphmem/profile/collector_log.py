@@ -112,6 +112,20 @@ class CollectorLog:
                 for generation, position, iteration in zip(self.generations, self.positions, iterations)]
 
 
+def record_keys(numbers):
+    """The summary record's names for what the harness measured: `array_bytes` {peak, at_return} from the
+    counter's figures, and `collection_iterations` [[iteration, generation], ...] where every collection's
+    iteration is known."""
+    keys = {}
+    counted = numbers.get("numpy_bytes")
+    if counted is not None:
+        keys["array_bytes"] = {"peak": counted["peak"], "at_return": counted["live_at_return"]}
+    collections = (numbers.get("gc") or {}).get("collections")
+    if collections is not None and all(iteration is not None for _, _, iteration in collections):
+        keys["collection_iterations"] = [[iteration, generation] for generation, _, iteration in collections]
+    return keys
+
+
 def iteration_starts(workload, ops, kwargs, counter, codes):
     """(iteration, arrays allocated before it) for each iteration, from one traced call of the workload.
 

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 from graphmem.atomic_files import write_json_atomically
-from graphmem.profile.collector_log import CollectorLog, interpreter, iteration_starts, set_start_phase
+from graphmem.profile.collector_log import CollectorLog, interpreter, iteration_starts, record_keys, set_start_phase
 from graphmem.profile.processes import start
 from graphmem.sizes import format_size
 from graphmem.workloads import code_objects
@@ -348,6 +348,7 @@ def measure(spec):
         "peak_ratio_to_bound": round(peak / bound, 4) if bound and peak is not None else None,
         "held_bytes_at_return": held_at_return,
         "held_bytes_after_collect": held_after_collect,
+        **record_keys(numbers),
     }
 
 
@@ -371,7 +372,7 @@ def time_once(spec):
     gc.enable()
     numbers = common_numbers(spec, outcome, collector, counter_reason)
     numbers["gc"]["collections"] = collection_positions(spec, workload, params, ops, counter, outcome.log)
-    return numbers
+    return {**numbers, **record_keys(numbers)}
 
 
 def main(argv=None):
