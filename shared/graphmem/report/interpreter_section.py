@@ -1,0 +1,260 @@
+"""The section "On your interpreter" of COMPARISON.md and the book's four claims checked per interpreter.
+
+A table of interpreter × variant × mode on the book's loop (peak of array data, memray's peak heap where memray
+ran, × the live-set bound, collections, time collecting), the chart interpreter_chart.py draws from
+`chart_series` with the caption `chart_caption`, and paragraphs computed from the runs: how the collector
+thresholds explain the difference, the start phases, the interpreters that could not run, and why PyPy has
+no flamegraphs. Every figure comes from graphmem.report.interpreters' reading of the summary.
+"""
+import statistics
+
+from graphmem.facts import BUDGETED_VARIANT, MODES, VARIANTS
+from graphmem.markdown import md_table
+from graphmem.report.interpreters import (
+    AT_BOUND, CHART_NAME, CHART_TITLE, CLEAR_FACTOR, NOT_MEASURED, SAME_SHARE, SECTION_TITLE, WORKLOAD, matching_runs,
+    array_peak, collection_iterations, family, fmt_bytes, fmt_ratio, fmt_spread, headline_params, info,
+    interpreters, ok, peaks, phase_runs, phase_text, run_of, same, short_name, span, words,
+)
+from graphmem.spread import SPREAD_NAME
+
+def _row(summary, label, variant, mode, memray):
+    run = run_of(summary, label, variant, mode)
+    name = short_name(interpreters(summary)[label])
+    if run is None or run["status"] == "failed":
+        return [name, variant, mode, NOT_MEASURED if run is None else "failed", *[""] * (3 + memray)]
+    found = array_peak(run)
+    peak = fmt_bytes(found) if run["status"] == "ok" else f"≥ {fmt_bytes(found)} (ceiling)"
+    count = collection_iterations(run)
+    moved = " (moved by memray)" if (run.get("timing") or {}).get("memray_moved_collections") else ""
+    row = [name, variant, mode, peak]
+    if memray:
+        row.append(fmt_bytes(run["peak_heap_bytes"]) if run.get("peak_heap_bytes") is not None else "–")
+    return row + [fmt_ratio(found / run["live_set_bound_bytes"] if found is not None and run["live_set_bound_bytes"] else None),
+                  ("–" if count is None else str(len(count))) + moved,
+                  fmt_spread((run.get("timing") or {}).get("collector_seconds"))]
+
+
+def table(summary):
+    memray = any(run.get("peak_heap_bytes") is not None for run in summary["runs"].values())
+    headers = ["interpreter", "variant", "mode", "peak of array data", *(["memray peak heap"] * memray),
+               "× bound", "collections", f"time collecting, {SPREAD_NAME}"]
+    rows = [_row(summary, label, variant, mode, memray)
+            for label in interpreters(summary) for variant in VARIANTS for mode in MODES
+            if matching_runs(summary, label, variant, mode)]
+    return md_table(headers, rows, right=tuple(range(3, len(headers))))
+
+
+def tracked_per_iteration(summary, label):
+    """What strong's loop adds to generation 0's count per iteration, from the iterations of its collections:
+    threshold × (1 − start phase) / the first one's iteration, and threshold / the iterations between two."""
+    threshold = (interpreters(summary)[label].get("gc_threshold") or [None])[0]
+    runs = [(None, run_of(summary, label, "strong", "auto"))] + phase_runs(summary, label, "strong")
+    estimates = []
+    for phase, run in runs:
+        found = collection_iterations(run) if ok(run) and threshold else None
+        if not found:
+            continue
+        if phase is not None and found[0] > 0:
+            estimates.append(threshold * (1 - phase) / found[0])
+        estimates += [threshold / (later - earlier) for earlier, later in zip(found, found[1:]) if later > earlier]
+    return statistics.median(estimates) if estimates else None
+
+
+def thresholds_paragraph(summary):
+    records = interpreters(summary)
+    counted = {label: tuple(record["gc_threshold"]) for label, record in records.items() if record.get("gc_threshold")}
+    if not counted:
+        return None
+    groups = {}
+    for label, threshold in counted.items():
+        groups.setdefault(threshold, []).append(label)
+    text = ("**How the thresholds explain the difference.** CPython's cyclic collector runs when its generation-0 "
+            "count (container objects allocated less those freed since its last run) passes the first of "
+            "`gc.get_threshold()`: " + words(f"({', '.join(map(str, threshold))}) on {span(summary, labels)}"
+                                              for threshold, labels in groups.items()) + ".")
+    estimates = {label: tracked_per_iteration(summary, label) for label in counted}
+    sources = [label for label, value in estimates.items() if value]
+    if sources:
+        per = statistics.median(estimates[label] for label in sources)
+        iterations = (headline_params(summary) or {}).get("iterations")
+        text += (f" strong's `{WORKLOAD}` adds about {per:.0f} to that count per iteration (estimated on "
+                 f"{span(summary, sources)} from the iterations its collections came at: threshold × (1 − start "
+                 "phase) ÷ the first one's iteration, threshold ÷ the iterations between two), so its first "
+                 "collection comes near iteration " + words(f"{threshold[0] / per:.0f} at a threshold of {threshold[0]}"
+                                                            for threshold in groups)
+                 + (f"; the loop runs {iterations} iterations." if iterations else "."))
+    first = {label: collection_iterations(run_of(summary, label, "strong", "auto")) for label in counted
+             if ok(run_of(summary, label, "strong", "auto"))}
+    came = [(label, found[0]) for label, found in first.items() if found]
+    none = [label for label, found in first.items() if found == []]
+    if came or none:
+        version = {label: short_name(records[label]).split()[1] for label in first}
+        text += (" Measured with the collector on, " + (
+            "strong's first collection came at " + words(f"iteration {iteration} on {version[label]}"
+                                                         for label, iteration in came) if came else "")
+                 + ("; " if came and none else "") + (f"none came on {words(version[label] for label in none)}"
+                                                      if none else "") + ".")
+    bare = [label for label in records if label not in counted]
+    if bare:
+        text += (f" {span(summary, bare)} records no thresholds: its collector is not scheduled by a count of "
+                 "objects.")
+    return text
+
+
+def phases_paragraph(summary):
+    parts = []
+    for label in interpreters(summary):
+        found = [(variant, phase_text(summary, label, variant)) for variant in ("strong", BUDGETED_VARIANT)]
+        found = [(variant, text) for variant, text in found if text]
+        phases = sorted({phase for variant in ("strong", BUDGETED_VARIANT) for phase, _ in phase_runs(summary, label, variant)})
+        if found:
+            parts.append(f"on {short_name(interpreters(summary)[label])} (phases {words(f'{phase:g}' for phase in phases)}) "
+                         + ", ".join(f"{variant} {text}" for variant, text in found))
+    if not parts:
+        return None
+    return ("**Start phase.** strong's and gc_only's peaks with the collector on, measured with generation 0's count "
+            "set to a share of its threshold when the loop began (min–max over the phases; one figure where they "
+            f"agree within {SAME_SHARE:.0%}): " + "; ".join(parts) + ". The table's rows are the runs without a set "
+            "start phase.")
+
+
+def unavailable_line(summary):
+    missing = [(name, entry) for name, entry in (summary.get("interpreters") or {}).items()
+               if isinstance(entry, dict) and entry.get("available") is False]
+    if not missing:
+        return None
+    return "**Not measured here:** " + "; ".join(
+        f"{name} ({entry.get('reason') or 'no reason recorded'})" for name, entry in missing) + "."
+
+
+def flamegraph_line(summary):
+    labels = [label for label in family(summary, "PyPy")
+              if not any((run.get("files") or {}).get("flamegraph") for run in summary["runs"].values()
+                         if info(run)["label"] == label)]
+    if not labels:
+        return None
+    return (f"**No flamegraphs on {span(summary, labels)}:** memray does not support PyPy (nor is there tracemalloc), "
+            "so these runs have no flamegraph and no memray peak; their measurement is the peak of live array data "
+            "counted by the project's NumPy allocator hook (NEP 49).")
+
+
+# --- the chart's data and caption ------------------------------------------------------------------
+
+def chart_series(summary):
+    """{mode: {variant: [(short name, array-data peak or None), ...]}} over the interpreters, for the chart;
+    {} when no plain seed_loop run has a peak."""
+    labels = list(interpreters(summary))
+    series = {mode: {variant: [(short_name(interpreters(summary)[label]),
+                                peaks(summary, label).get((variant, mode), (None,))[0]) for label in labels]
+                     for variant in VARIANTS} for mode in MODES}
+    return series if any(value for mode in series.values() for bars in mode.values() for _, value in bars) else {}
+
+
+def chart_bound(summary):
+    bounds = {bound for label in interpreters(summary) for _, bound in peaks(summary, label).values()}
+    return bounds.pop() if len(bounds) == 1 else None
+
+
+def drawn_variants(summary):
+    series = chart_series(summary)
+    return [variant for variant in VARIANTS if any(value for mode in series.values() for _, value in mode[variant])]
+
+
+def chart_caption(summary):
+    series = chart_series(summary)
+    if not series:
+        return None
+    params = ", ".join(f"{key}={value}" for key, value in sorted((headline_params(summary) or {}).items()))
+    missing = sorted({f"{variant} on {name} ({mode})" for mode, bars in series.items()
+                      for variant, points in bars.items() for name, value in points if value is None})
+    bound = chart_bound(summary)
+    return (f"*{CHART_TITLE} (`{params}`): the peak of live NumPy array data of {words(drawn_variants(summary))} "
+            f"on each interpreter, collector on (left) and off (right), log scale"
+            + (f"; dashed: the live-set bound, {fmt_bytes(bound)}" if bound else "") + "."
+            + (f" Not measured: {'; '.join(missing)}." if missing else "") + "*")
+
+
+# --- 3. the book's four claims per interpreter -------------------------------------------------------
+
+def _grade(held, failed, figure):
+    return f"{'Supported' if held else 'Not supported' if failed else 'Undecided'}: {figure}"
+
+
+def claim_refcount(p):
+    peak, bound = p["weakref", "off"]
+    return _grade(peak <= AT_BOUND * bound, peak > CLEAR_FACTOR * bound,
+                  f"weakref, collector off, {fmt_bytes(peak)} ({fmt_ratio(peak / bound)} bound)")
+
+
+def claim_cycle(p):
+    (strong, bound), weak = p["strong", "off"], p["weakref", "off"][0]
+    return _grade(strong > CLEAR_FACTOR * max(weak, bound), strong <= AT_BOUND * weak,
+                  f"collector off, strong {fmt_bytes(strong)}, weakref {fmt_bytes(weak)}")
+
+
+def claim_late(p):
+    on, off, weak = p["strong", "auto"][0], p["strong", "off"][0], p["weakref", "auto"][0]
+    frees, late = on < (1 - SAME_SHARE) * off, on > CLEAR_FACTOR * weak
+    return _grade(frees and late, same(on, off) or on <= AT_BOUND * weak,
+                  f"strong {fmt_bytes(on)} on, {fmt_bytes(off)} off; weakref {fmt_bytes(weak)} on")
+
+
+def claim_weak(p):
+    on, off, strong = p["weakref", "auto"][0], p["weakref", "off"][0], p["strong", "auto"][0]
+    spread = max(on, off) / min(on, off)
+    return _grade(spread <= AT_BOUND and strong > CLEAR_FACTOR * on, spread > CLEAR_FACTOR or strong <= AT_BOUND * on,
+                  f"weakref {fmt_bytes(on)} on, {fmt_bytes(off)} off; strong {fmt_bytes(strong)} on")
+
+
+CLAIMS = (  # the book's steps (COMPARISON.md section 4), each with the runs it needs and its test
+    ("1. Reference counting frees a graph at once (CPython's claim)", (("weakref", "off"),), claim_refcount),
+    ("2. A reference cycle defeats it", (("strong", "off"), ("weakref", "off")), claim_cycle),
+    ("3. The collector frees cycles, but late, so memory grows",
+     (("strong", "auto"), ("strong", "off"), ("weakref", "auto")), claim_late),
+    ("4. Weak references avoid the cycle", (("weakref", "auto"), ("weakref", "off"), ("strong", "auto")), claim_weak),
+)
+
+
+def claims(summary):
+    """### The book's four claims × interpreter → Supported / Not supported / Undecided, with the figure."""
+    labels = [label for label in interpreters(summary) if peaks(summary, label)]
+    if not labels:
+        return []
+    rows = []
+    for title, needs, test in CLAIMS:
+        cells = []
+        for label in labels:
+            p = peaks(summary, label)
+            cells.append(test(p) if all(key in p for key in needs) else "Not measured")
+        rows.append([title, *cells])
+    blocks = ["### The book's four claims on each interpreter",
+              f"On `{WORKLOAD}`, from the peaks of array data above. Supported where the figure clears the claim's "
+              f"test (a clear difference: {CLEAR_FACTOR:g}×; at the bound: within {AT_BOUND:g}×; the same: within "
+              f"{SAME_SHARE:.0%}), not supported where it clearly fails it, undecided in between.",
+              md_table(["claim", *(short_name(interpreters(summary)[label]) for label in labels)], rows)]
+    pypy = [label for label in family(summary, "PyPy") if label in labels]
+    if pypy:
+        note = ("Claim 1 is CPython's: it describes reference counting, which PyPy does not have. On "
+                f"{span(summary, pypy)} its cell reads what frees a graph without it")
+        held = [label for label in pypy if ("weakref", "off") in peaks(summary, label)
+                and peaks(summary, label)["weakref", "off"][0] > CLEAR_FACTOR * peaks(summary, label)["weakref", "off"][1]]
+        blocks.append(note + (": nothing did at the drop; with the collector off weakref's live arrays reached "
+                              + words(fmt_bytes(peaks(summary, label)["weakref", "off"][0]) for label in held)
+                              + "." if held else "."))
+    return blocks
+
+
+def section(summary):
+    """## On your interpreter: the table, the chart, the paragraphs, then the claims per interpreter."""
+    if not any(peaks(summary, label) for label in interpreters(summary)):
+        return [f"## {SECTION_TITLE}", f"Not measured: no interpreter has a completed `{WORKLOAD}` run with a peak "
+                "of array data; `python3 -m nox -s profile` measures them.", *filter(None, [unavailable_line(summary)])]
+    params = ", ".join(f"{key}={value}" for key, value in sorted((headline_params(summary) or {}).items()))
+    intro = (f"`{WORKLOAD}` (`{params}`) on each interpreter measured. The peak of array data is the live NumPy "
+             "array bytes counted by the project's allocator hook, the one figure every interpreter has; memray's "
+             "peak heap stands beside it where memray ran. Collections: the cyclic collector's runs in the loop "
+             f"(PyPy: its major collections). Times come from the processes without memray, {SPREAD_NAME}.")
+    chart = [f"![{CHART_TITLE}]({CHART_NAME})", chart_caption(summary)] if chart_series(summary) else []
+    paragraphs = [thresholds_paragraph(summary), phases_paragraph(summary), unavailable_line(summary),
+                  flamegraph_line(summary)]
+    return [f"## {SECTION_TITLE}", intro, table(summary), *chart, *filter(None, paragraphs), *claims(summary)]
