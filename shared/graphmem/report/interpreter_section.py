@@ -12,7 +12,7 @@ from graphmem.facts import BUDGETED_VARIANT, MODES, VARIANTS
 from graphmem.markdown import md_table
 from graphmem.report.interpreters import (
     AT_BOUND, CHART_NAME, CHART_TITLE, CLEAR_FACTOR, NOT_MEASURED, SAME_SHARE, SECTION_TITLE, WORKLOAD, matching_runs,
-    array_peak, collection_iterations, family, fmt_bytes, fmt_ratio, fmt_spread, headline_params, info,
+    array_peak, collection_count, collection_iterations, family, fmt_bytes, fmt_ratio, fmt_spread, headline_params, info,
     interpreters, ok, peaks, phase_runs, phase_text, run_of, same, short_name, span, words,
 )
 from graphmem.spread import SPREAD_NAME
@@ -24,13 +24,13 @@ def _row(summary, label, variant, mode, memray):
         return [name, variant, mode, NOT_MEASURED if run is None else "failed", *[""] * (3 + memray)]
     found = array_peak(run)
     peak = fmt_bytes(found) if run["status"] == "ok" else f"≥ {fmt_bytes(found)} (ceiling)"
-    count = collection_iterations(run)
+    count = collection_count(run)
     moved = " (moved by memray)" if (run.get("timing") or {}).get("memray_moved_collections") else ""
     row = [name, variant, mode, peak]
     if memray:
         row.append(fmt_bytes(run["peak_heap_bytes"]) if run.get("peak_heap_bytes") is not None else "–")
     return row + [fmt_ratio(found / run["live_set_bound_bytes"] if found is not None and run["live_set_bound_bytes"] else None),
-                  ("–" if count is None else str(len(count))) + moved,
+                  ("–" if count is None else str(count)) + moved,
                   fmt_spread((run.get("timing") or {}).get("collector_seconds"))]
 
 
@@ -83,10 +83,10 @@ def thresholds_paragraph(summary):
                  "collection comes near iteration " + words(f"{threshold[0] / per:.0f} at a threshold of {threshold[0]}"
                                                             for threshold in groups)
                  + (f"; the loop runs {iterations} iterations." if iterations else "."))
-    first = {label: collection_iterations(run_of(summary, label, "strong", "auto")) for label in counted
-             if ok(run_of(summary, label, "strong", "auto"))}
-    came = [(label, found[0]) for label, found in first.items() if found]
-    none = [label for label, found in first.items() if found == []]
+    first = {label: run_of(summary, label, "strong", "auto") for label in counted}
+    first = {label: run for label, run in first.items() if ok(run)}
+    came = [(label, collection_iterations(run)[0]) for label, run in first.items() if collection_iterations(run)]
+    none = [label for label, run in first.items() if collection_count(run) == 0]
     if came or none:
         version = {label: short_name(records[label]).split()[1] for label in first}
         text += (" Measured with the collector on, " + (

@@ -105,10 +105,16 @@ def array_peak(run):
     return None if run is None or run["status"] == "failed" else (run.get("array_bytes") or {}).get("peak")
 
 
-def collection_iterations(run):
-    """The iterations at which the cyclic collector ran (PyPy: its major collections), or None if not recorded."""
+def collection_count(run):
+    """How many cyclic collections ran in the loop (PyPy: major collections), or None if not recorded."""
     found = run.get("collection_iterations") if run else None
-    return None if found is None else sorted(iteration for iteration, _ in found)
+    return None if found is None else len(found)
+
+
+def collection_iterations(run):
+    """The loop iterations at which they ran, in order (those with no iteration recorded left out), or None."""
+    found = run.get("collection_iterations") if run else None
+    return None if found is None else sorted(iteration for iteration, _ in found if iteration is not None)
 
 
 def peaks(summary, label):
@@ -195,9 +201,9 @@ def weakref_wins(summary, label):
 def never_collects(summary, label):
     """strong's collector-on peak equals its collector-off one and no collection ran in the loop."""
     p, run = peaks(summary, label), run_of(summary, label, "strong", "auto")
-    if ("strong", "auto") not in p or ("strong", "off") not in p or collection_iterations(run) is None:
+    if ("strong", "auto") not in p or ("strong", "off") not in p or collection_count(run) is None:
         return False
-    return same(p["strong", "auto"][0], p["strong", "off"][0]) and not collection_iterations(run)
+    return same(p["strong", "auto"][0], p["strong", "off"][0]) and collection_count(run) == 0
 
 
 def collections_text(counts):
@@ -218,8 +224,7 @@ def _strong_on(summary, label):
     found = [array_peak(run) for run in runs]
     figure = fmt_range(found)
     notes = [f"{len(phased)} start phases"] if phased else []
-    notes.append(collections_text(len(collection_iterations(run)) for run in runs
-                                  if collection_iterations(run) is not None))
+    notes.append(collections_text(collection_count(run) for run in runs if collection_count(run) is not None))
     notes = [note for note in notes if note]
     return f"{figure} on {version}" + (f" ({', '.join(notes)})" if notes else "")
 
