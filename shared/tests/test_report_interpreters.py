@@ -393,3 +393,20 @@ def test_a_collection_without_its_iteration_still_counts(summary):
     assert ["CPython 3.12", "strong", "auto", "167.8 MiB", "170.7 MiB", "24.44×", "2",
             "2.0 ms [1.8 ms–2.3 ms]"] in rows
     assert "iteration 55 on 3.12" in interpreter_section.thresholds_paragraph(summary)
+
+
+def test_an_interpreters_entry_without_availability_is_a_clear_error(summary):
+    summary["interpreters"]["3.14"] = {"requested": "3.14"}
+    with pytest.raises(interpreters.InterpreterDataError, match=r"summary\['interpreters'\]\['3.14'\] has no boolean"):
+        interpreter_section.unavailable_line(summary)
+
+
+def test_a_free_threaded_build_is_named_apart_from_its_version(summary):
+    for key in [key for key in summary["runs"] if key.startswith("cpython-3.13/")]:
+        record = copy.deepcopy(summary["runs"][key])
+        record["id"] = key.replace("cpython-3.13/", "cpython-3.13t/")
+        record["interpreter"]["label"] = "cpython-3.13t"
+        summary["runs"][record["id"]] = record
+    cells, _ = claims_table(summary)
+    names = interpreter_section.claims(summary)[2].splitlines()[0]
+    assert "CPython 3.13t" in names and len(cells["1"]) == 5

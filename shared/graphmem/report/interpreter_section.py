@@ -11,7 +11,7 @@ import statistics
 from graphmem.facts import BUDGETED_VARIANT, MODES, VARIANTS
 from graphmem.markdown import md_table
 from graphmem.report.interpreters import (
-    AT_BOUND, CHART_NAME, CHART_TITLE, CLEAR_FACTOR, NOT_MEASURED, SAME_SHARE, SECTION_TITLE, WORKLOAD, matching_runs,
+    AT_BOUND, CHART_NAME, InterpreterDataError, CHART_TITLE, CLEAR_FACTOR, NOT_MEASURED, SAME_SHARE, SECTION_TITLE, WORKLOAD, matching_runs,
     array_peak, collection_count, collection_iterations, family, fmt_bytes, fmt_ratio, fmt_spread, headline_params, info,
     interpreters, ok, peaks, phase_runs, phase_text, run_of, same, short_name, span, words,
 )
@@ -119,8 +119,11 @@ def phases_paragraph(summary):
 
 
 def unavailable_line(summary):
-    missing = [(name, entry) for name, entry in (summary.get("interpreters") or {}).items()
-               if isinstance(entry, dict) and entry.get("available") is False]
+    listed = summary.get("interpreters") or {}
+    for name, entry in listed.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("available"), bool):
+            raise InterpreterDataError(f"summary['interpreters'][{name!r}] has no boolean 'available'")
+    missing = [(name, entry) for name, entry in listed.items() if not entry["available"]]
     if not missing:
         return None
     return "**Not measured here:** " + "; ".join(

@@ -33,6 +33,7 @@ class InterpreterDataError(ValueError):
 # --- reading the records -----------------------------------------------------------------------
 
 def info(run):
+    """The run's interpreter record; InterpreterDataError where a run lacks its label or implementation."""
     found = run.get("interpreter")
     if not isinstance(found, dict) or not isinstance(found.get("label"), str) or not found.get("implementation"):
         raise InterpreterDataError(f"run {run.get('id')!r} has no interpreter label and implementation "
@@ -54,8 +55,10 @@ def interpreters(summary):
 
 
 def short_name(record):
-    """'CPython 3.11', 'PyPy 3.9': the implementation and its Python's major.minor."""
-    return f"{record['implementation']} {'.'.join(str(part) for part in _version(record['version'])[:2])}"
+    """'CPython 3.11', 'CPython 3.13t', 'PyPy 3.9': the implementation and the major.minor of its label."""
+    tail = record["label"].split("-", 1)[-1]
+    version = tail if re.fullmatch(r"\d+\.\d+t?", tail) else ".".join(map(str, _version(record["version"])[:2]))
+    return f"{record['implementation']} {version}"
 
 
 def family(summary, implementation):
@@ -134,10 +137,16 @@ def same(first, second):
 
 # --- words -------------------------------------------------------------------------------------
 
+# fmt_bytes, fmt_ratio and NOT_MEASURED spell figures exactly as the report's cells do (graphmem.report.cells
+# after the report split; not imported here while that split lands): the lead swaps them for that import.
 def fmt_bytes(nbytes):
     if nbytes is None:
         return NOT_MEASURED
-    return f"{nbytes / MiB:.1f} MiB" if nbytes >= MiB / 10 else f"{nbytes / 1024:.1f} KiB"
+    size = float(nbytes)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(size) < 1024 or unit == "GiB":
+            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
 
 
 def fmt_range(values):
