@@ -149,13 +149,16 @@ def fmt_bytes(nbytes):
         size /= 1024
 
 
-def fmt_range(values):
-    """'161.7–183.1 MiB', or one figure where the values are the same (within SAME_SHARE)."""
-    low, high = min(values), max(values)
-    if same(low, high):
-        return fmt_bytes(high)
-    return f"{fmt_bytes(low).split()[0]}–{fmt_bytes(high)}" if fmt_bytes(low).split()[1:] == fmt_bytes(high).split()[1:] \
-        else f"{fmt_bytes(low)}–{fmt_bytes(high)}"
+def fmt_range(values, spell=None):
+    """'161.7–183.1 MiB' (or '23.56–26.67×' with spell=fmt_ratio): min–max, one figure where they are the same."""
+    spell = spell or fmt_bytes
+    low, high = spell(min(values)), spell(max(values))
+    if same(min(values), max(values)):
+        return high
+    for unit in (" B", " KiB", " MiB", " GiB", "×"):
+        if low.endswith(unit) and high.endswith(unit):
+            return f"{low[:-len(unit)]}–{high}"
+    return f"{low}–{high}"
 
 
 def fmt_ratio(value):
@@ -225,17 +228,16 @@ def collections_text(counts):
 
 
 def _strong_on(summary, label):
-    """'161.7–183.1 MiB on 3.11 (4 start phases, 1–2 collections)' where phase runs exist (one figure only where
-    the phases agree), else '167.8 MiB on 3.12 (1 collection)'."""
+    """'161.7–183.1 MiB on 3.11 (over 4 start phases and the unset one; 1–2 collections)' where phase runs exist
+    (one figure only where they agree), else '167.8 MiB on 3.12 (1 collection)'."""
     version = short_name(interpreters(summary)[label]).split()[1]
     phased = [run for _, run in phase_runs(summary, label, "strong")]
-    runs = phased or [run_of(summary, label, "strong", "auto")]
-    found = [array_peak(run) for run in runs]
-    figure = fmt_range(found)
-    notes = [f"{len(phased)} start phases"] if phased else []
+    runs = [run_of(summary, label, "strong", "auto"), *phased]
+    figure = fmt_range([array_peak(run) for run in runs])
+    notes = [f"over {len(phased)} start phases and the unset one"] if phased else []
     notes.append(collections_text(collection_count(run) for run in runs if collection_count(run) is not None))
     notes = [note for note in notes if note]
-    return f"{figure} on {version}" + (f" ({', '.join(notes)})" if notes else "")
+    return f"{figure} on {version}" + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def _figures(summary, label):
