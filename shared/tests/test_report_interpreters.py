@@ -431,3 +431,13 @@ def test_without_start_phases_a_row_is_its_run_and_has_no_mark(summary):
     assert ["CPython 3.11", "strong", "auto", "170.9 MiB", "173.6 MiB", "24.89×", "1",
             "2.1 ms [1.9 ms–2.4 ms]"] in table_rows(table)
     assert "†" not in table
+
+
+def test_a_span_of_versions_is_written_with_a_dash_only_where_none_is_left_out(summary):
+    for key in [key for key in summary["runs"] if key.startswith("cpython-3.13/")]:
+        record = copy.deepcopy(summary["runs"][key])
+        record["id"] = key.replace("cpython-3.13/", "cpython-3.14/")
+        record["interpreter"].update(label="cpython-3.14", version="3.14.0")
+        summary["runs"][record["id"]] = record
+    set_peak(summary, "cpython-3.12", "weakref", "auto", 170_000_000)
+    assert interpreters.verdict_lines(summary)[0].startswith("- **CPython 3.11, 3.13 and 3.14: use `weakref`.**")

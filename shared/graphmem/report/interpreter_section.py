@@ -122,9 +122,11 @@ def phases_paragraph(summary):
     for label in interpreters(summary):
         found = [(variant, phase_text(summary, label, variant)) for variant in ("strong", BUDGETED_VARIANT)]
         found = [(variant, text) for variant, text in found if text]
-        phases = sorted({phase for variant in ("strong", BUDGETED_VARIANT) for phase, _ in phase_runs(summary, label, variant)})
+        phases = sorted({phase for variant in ("strong", BUDGETED_VARIANT)
+                         for phase, _ in phase_runs(summary, label, variant)})
         if found:
-            parts.append(f"on {short_name(interpreters(summary)[label])} (phases {words(f'{phase:g}' for phase in phases)}) "
+            listed = words(f"{phase:g}" for phase in phases)
+            parts.append(f"on {short_name(interpreters(summary)[label])} (phases {listed}) "
                          + ", ".join(f"{variant} {text}" for variant, text in found))
     if not parts:
         return None
@@ -273,10 +275,10 @@ def claims(summary):
     if pypy:
         note = ("Claim 1 is CPython's: it describes reference counting, which PyPy does not have. On "
                 f"{span(summary, pypy)} its cell reads what frees a graph without it")
-        held = [label for label in pypy if ("weakref", "off") in peaks(summary, label)
-                and peaks(summary, label)["weakref", "off"][0] > CLEAR_FACTOR * peaks(summary, label)["weakref", "off"][1]]
+        weak_off = {label: peaks(summary, label).get(("weakref", "off")) for label in pypy}
+        held = [label for label, found in weak_off.items() if found and found[0] > CLEAR_FACTOR * found[1]]
         blocks.append(note + (": nothing did at the drop; with the collector off weakref's live arrays reached "
-                              + words(fmt_bytes(peaks(summary, label)["weakref", "off"][0]) for label in held)
+                              + words(fmt_bytes(weak_off[label][0]) for label in held)
                               + "." if held else "."))
     return blocks
 

@@ -84,7 +84,8 @@ def _budget(summary):
 def matching_runs(summary, label, variant, mode):
     params, budget = headline_params(summary), _budget(summary)
     return [run for run in summary["runs"].values()
-            if info(run)["label"] == label and (run["workload"], run["variant"], run["mode"]) == (WORKLOAD, variant, mode)
+            if info(run)["label"] == label
+            and (run["workload"], run["variant"], run["mode"]) == (WORKLOAD, variant, mode)
             and run["params"] == params and (variant != BUDGETED_VARIANT or run["gc_budget"] == budget)]
 
 
@@ -150,7 +151,7 @@ def fmt_bytes(nbytes):
 
 
 def fmt_range(values, spell=None):
-    """'161.7–183.1 MiB' (or '23.56–26.67×' with spell=fmt_ratio): min–max, one figure where they are the same."""
+    """'161.7–183.1 MiB' (or '23.56–26.67×' with spell=fmt_ratio): min–max, or one figure if the same."""
     spell = spell or fmt_bytes
     low, high = spell(min(values)), spell(max(values))
     if same(min(values), max(values)):
@@ -183,11 +184,14 @@ def plural(count, noun):
 
 
 def span(summary, labels):
-    """'CPython 3.11–3.13' for three or more of one family, else 'CPython 3.11 and 3.12'."""
+    """'CPython 3.11–3.13' for three or more consecutive ones of a family, else 'CPython 3.11 and 3.13'."""
     records = [interpreters(summary)[label] for label in labels]
     versions = [short_name(record).split(" ", 1)[1] for record in records]
-    head = records[0]["implementation"]
-    return f"{head} {versions[0]}–{versions[-1]}" if len(versions) > 2 else f"{head} {words(versions)}"
+    head, members = records[0]["implementation"], family(summary, records[0]["implementation"])
+    first = members.index(labels[0])
+    if len(labels) > 2 and members[first:first + len(labels)] == list(labels):
+        return f"{head} {versions[0]}–{versions[-1]}"
+    return f"{head} {words(versions)}"
 
 
 def phase_text(summary, label, variant):
@@ -227,17 +231,18 @@ def collections_text(counts):
     return f"{counts[0]}–{counts[-1]} collections" if len(counts) > 1 else plural(counts[0], "collection")
 
 
-def _strong_on(summary, label):
+def _strong_on(summary, label, notes=True):
     """'161.7–183.1 MiB on 3.11 (over 4 start phases and the unset one; 1–2 collections)' where phase runs exist
-    (one figure only where they agree), else '167.8 MiB on 3.12 (1 collection)'."""
+    (one figure only where they agree), else '167.8 MiB on 3.12 (1 collection)'; without the brackets if not
+    `notes`."""
     version = short_name(interpreters(summary)[label]).split()[1]
     phased = [run for _, run in phase_runs(summary, label, "strong")]
     runs = [run_of(summary, label, "strong", "auto"), *phased]
-    figure = fmt_range([array_peak(run) for run in runs])
-    notes = [f"over {len(phased)} start phases and the unset one"] if phased else []
-    notes.append(collections_text(collection_count(run) for run in runs if collection_count(run) is not None))
-    notes = [note for note in notes if note]
-    return f"{figure} on {version}" + (f" ({'; '.join(notes)})" if notes else "")
+    text = f"{fmt_range([array_peak(run) for run in runs])} on {version}"
+    found = [f"over {len(phased)} start phases and the unset one"] if phased else []
+    found.append(collections_text(collection_count(run) for run in runs if collection_count(run) is not None))
+    found = [note for note in found if note]
+    return text + (f" ({'; '.join(found)})" if found and notes else "")
 
 
 def _figures(summary, label):
@@ -247,6 +252,20 @@ def _figures(summary, label):
     return f"on `{WORKLOAD}` (peak of array data, collector on / off): " + ", ".join(parts)
 
 
+def never_comes_sentence(summary, labels):
+    """On the interpreters where strong's collector-on peak is its collector-off one with no collection, or None."""
+    never = [label for label in labels if never_collects(summary, label)]
+    if not never:
+        return None
+    thresholds = {tuple(interpreters(summary)[label].get("gc_threshold") or ()) for label in never}
+    threshold = thresholds.pop() if len(thresholds) == 1 else ()
+    return (f"On {span(summary, never)} strong's collection never comes in the book's loop: its peak with the "
+            f"collector on equals its peak with it off "
+            f"({words(fmt_bytes(peaks(summary, label)['strong', 'off'][0]) for label in never)}), and no collection "
+            f"ran in its {(headline_params(summary) or {}).get('iterations')} iterations"
+            + (f" (generation-0 threshold {threshold[0]})." if threshold else "."))
+
+
 def cpython_line(summary):
     labels = [label for label in family(summary, "CPython") if weakref_wins(summary, label) is not None]
     wins = [label for label in labels if weakref_wins(summary, label)]
@@ -254,18 +273,11 @@ def cpython_line(summary):
     if wins:
         weak = [peaks(summary, label)["weakref", mode] for label in wins for mode in MODES]
         text = (f"- **{span(summary, wins)}: use `weakref`.** Reference counting frees each graph the loop drops at "
-                f"once: on `{WORKLOAD}` weakref peaked at {fmt_range([value for value, _ in weak])} in both collector modes (at most "
-                f"{fmt_ratio(max(value / bound for value, bound in weak))} the live-set bound), strong, with the "
-                f"collector on, at {words(_strong_on(summary, label) for label in wins)}.")
-        never = [label for label in wins if never_collects(summary, label)]
-        if never:
-            iterations = (headline_params(summary) or {}).get("iterations")
-            thresholds = {tuple(interpreters(summary)[label].get("gc_threshold") or ()) for label in never}
-            text += (f" On {span(summary, never)} strong's collection never comes in the book's loop: its peak with "
-                     f"the collector on equals its peak with it off ({words(fmt_bytes(peaks(summary, label)['strong', 'off'][0]) for label in never)}), "
-                     f"and no collection ran in its {iterations} iterations"
-                     + (f" (generation-0 threshold {thresholds.pop()[0]})." if len(thresholds) == 1 and () not in thresholds else "."))
-        lines.append(text)
+                f"once: on `{WORKLOAD}` weakref peaked at {fmt_range([value for value, _ in weak])} in both "
+                f"collector modes (at most {fmt_ratio(max(value / bound for value, bound in weak))} the live-set "
+                f"bound), strong, with the collector on, at {words(_strong_on(summary, label) for label in wins)}.")
+        never = never_comes_sentence(summary, wins)
+        lines.append(text + (f" {never}" if never else ""))
     lines += [f"- **{short_name(interpreters(summary)[label])}:** {_figures(summary, label)}; this run does not show "
               f"weakref at the live-set bound and clearly ({CLEAR_FACTOR:g}×) below strong there."
               for label in labels if label not in wins]
@@ -281,7 +293,8 @@ def pypy_findings(summary, label):
     return {
         "no_drop": same(weak_off, strong_off) and weak_off > CLEAR_FACTOR * bound
         and same(p["weakref", "auto"][0], p["strong", "auto"][0]),
-        "gc_only_bounded": CLEAR_FACTOR * gc_off < min(weak_off, strong_off) and min(weak_off, strong_off) > CLEAR_FACTOR * bound,
+        "gc_only_bounded": CLEAR_FACTOR * gc_off < min(weak_off, strong_off)
+        and min(weak_off, strong_off) > CLEAR_FACTOR * bound,
     }
 
 
@@ -306,7 +319,8 @@ def pypy_line(summary, label):
 def verdict_lines(summary):
     """The answer's first screen, one bullet per interpreter family (and per interpreter it does not cover)."""
     lines = cpython_line(summary) + [pypy_line(summary, label) for label in family(summary, "PyPy")]
-    others = [label for label, record in interpreters(summary).items() if record["implementation"] not in ("CPython", "PyPy")]
+    others = [label for label, record in interpreters(summary).items()
+              if record["implementation"] not in ("CPython", "PyPy")]
     lines += [f"- **{short_name(interpreters(summary)[label])}:** {_figures(summary, label)}." for label in others
               if peaks(summary, label)]
     return [line for line in lines if line]
@@ -315,7 +329,8 @@ def verdict_lines(summary):
 def result_line(summary):
     """README's one-line result, naming the interpreters, from the same data as verdict_lines."""
     cpython = [label for label in family(summary, "CPython") if weakref_wins(summary, label)]
-    pypy = [label for label in family(summary, "PyPy") if (pypy_findings(summary, label) or {}).get("gc_only_bounded")]
+    pypy = [label for label in family(summary, "PyPy")
+            if (pypy_findings(summary, label) or {}).get("gc_only_bounded")]
     measured = [short_name(interpreters(summary)[label]) for label in interpreters(summary) if peaks(summary, label)]
     where = f"the loop of step 17 of *Deep Learning from Scratch 3* (`{WORKLOAD}`)"
     if not cpython and not pypy:
@@ -326,13 +341,13 @@ def result_line(summary):
         heads.append(f"on {span(summary, cpython)} hold a Function's outputs by `weakref.ref`")
         weak = max(peaks(summary, label)["weakref", "auto"][0] for label in cpython)
         figures.append(f"on {span(summary, cpython)} weakref peaked at {fmt_bytes(weak)} of arrays with the collector "
-                       f"on, strong at {words(_strong_on(summary, label).split(' (')[0] for label in cpython)}")
+                       f"on, strong at {words(_strong_on(summary, label, notes=False) for label in cpython)}")
     if pypy:
         heads.append(f"on {span(summary, pypy)} collect explicitly, as `gc_only` does")
-        figures.append(f"on {span(summary, pypy)}, collector off, gc_only peaked at "
-                       f"{words(fmt_bytes(peaks(summary, label)['gc_only', 'off'][0]) for label in pypy)}, strong at "
-                       f"{words(fmt_bytes(peaks(summary, label)['strong', 'off'][0]) for label in pypy)} and weakref at "
-                       f"{words(fmt_bytes(peaks(summary, label)['weakref', 'off'][0]) for label in pypy)}")
+        off = {variant: words(fmt_bytes(peaks(summary, label)[variant, "off"][0]) for label in pypy)
+               for variant in VARIANTS}
+        figures.append(f"on {span(summary, pypy)}, collector off, gc_only peaked at {off['gc_only']}, strong at "
+                       f"{off['strong']} and weakref at {off['weakref']}")
     head = "; ".join(heads)
     return (f"**Result: {head[0].upper() + head[1:]}.** Measured on {where}: {'; '.join(figures)}. The answer per "
             f"interpreter, its costs and its evidence open {README_LINK}.")
