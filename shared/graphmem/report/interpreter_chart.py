@@ -3,7 +3,8 @@ variant, with the collector on (left panel) and off (right), drawn with matplotl
 
 It is drawn from interpreter_section.chart_series, the same data the section's caption is written from, so
 the caption names what the chart draws. Each bar carries its figure in MiB; the dashed line is the live-set
-bound. The y axis is logarithmic where the peaks span more than LOG_SPAN (6.1 against 305.2 MiB does).
+bound. The y axis is logarithmic where the figures span more than interpreter_section.LOG_SPAN (6.1 against
+305.2 MiB does), as the caption says.
 """
 import io
 import math
@@ -14,22 +15,24 @@ matplotlib.use("Agg")  # files only: no display on the profiling machine or in C
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
-from graphmem.facts import MODES, VARIANTS  # noqa: E402
+from graphmem.facts import MODES  # noqa: E402
 from graphmem.report.charts import COLOURS  # noqa: E402
-from graphmem.report.interpreter_section import chart_bound, chart_series  # noqa: E402
+from graphmem.report.interpreter_section import (  # noqa: E402
+    chart_bound, chart_log, chart_phase_ranges, chart_series, chart_values, drawn_variants,
+)
 from graphmem.report.interpreters import CHART_TITLE, MiB  # noqa: E402
 
-LOG_SPAN = 20  # largest over smallest peak beyond which the axis is logarithmic
 HEADROOM = 4  # the axis top, as a multiple of the largest bar (log) so the figure above it fits inside
 BOUND_LINE = {"color": "black", "linestyle": (0, (4, 3)), "linewidth": 1.1, "zorder": 5}
 LABEL_BOX = {"facecolor": "white", "edgecolor": "none", "pad": 0.6}  # a figure stays legible over the bound line
 PNG_METADATA = {"Software": None}  # no matplotlib version in the file: same data, same bytes
 
 
-def _scale(values):
-    """(log?, bottom of the bars, top of the axis) for peaks in MiB."""
+def _scale(summary):
+    """(log?, bottom of the bars, top of the axis) in MiB, for the bars and the bound to lie inside the axes."""
+    values = [value / MiB for value in chart_values(summary)]
     low, high = min(values), max(values)
-    if high / low > LOG_SPAN:
+    if chart_log(summary):
         return True, 10 ** math.floor(math.log10(low / 2)), high * HEADROOM
     return False, 0, high * 1.25
 
@@ -39,24 +42,30 @@ def draw(summary):
     series = chart_series(summary)
     if not series:
         return None
-    values = [value / MiB for bars in series.values() for points in bars.values() for _, value in points if value]
-    log, bottom, top = _scale(values)
-    bound = chart_bound(summary)
+    log, bottom, top = _scale(summary)
+    bound, ranges = chart_bound(summary), chart_phase_ranges(summary)
     figure, axes = plt.subplots(1, len(MODES), figsize=(5.5 * len(MODES), 4.8), sharey=True, squeeze=False)
-    width = 0.8 / len(VARIANTS)
+    variants = drawn_variants(summary)  # a variant with no run anywhere takes no slot (the caption says so)
+    width = 0.8 / len(variants)
     for axis, mode in zip(axes[0], MODES):
-        names, labelled = [name for name, _ in series[mode][VARIANTS[0]]], set()
-        for index, variant in enumerate(VARIANTS):
-            for position, (_, value) in enumerate(series[mode][variant]):
+        names, labelled = [name for name, _ in series[mode][variants[0]]], set()
+        for index, variant in enumerate(variants):
+            for position, (name, value) in enumerate(series[mode][variant]):
                 x = position - 0.4 + width * (index + 0.5)
                 if value is None:
                     axis.text(x, bottom * 1.5 if log else top * 0.02, "not measured", rotation=90, ha="center",
-                              va="bottom", fontsize=7, color="#555555")
+                              va="bottom", fontsize=7, color="#555555", zorder=6, bbox=LABEL_BOX)
                     continue
+                label_text = f"{value / MiB:.1f}"
                 axis.bar(x, value / MiB - bottom, width * 0.92, bottom=bottom, color=COLOURS[variant],
                          label=None if variant in labelled else variant, zorder=3)
                 labelled.add(variant)
-                axis.text(x, value / MiB * (1.12 if log else 1.02), f"{value / MiB:.1f}", rotation=90, ha="center",
+                if (mode, variant, name) in ranges:
+                    low, high = (each / MiB for each in ranges[mode, variant, name])
+                    axis.errorbar(x, (low + high) / 2, yerr=(high - low) / 2, fmt="none", ecolor="black",
+                                  elinewidth=1.4, capsize=3, zorder=4)
+                    value = max(value, ranges[mode, variant, name][1])  # its figure goes above the whisker
+                axis.text(x, value / MiB * (1.12 if log else 1.02), label_text, rotation=90, ha="center",
                           va="bottom", fontsize=7, zorder=6, bbox=LABEL_BOX)
         if bound:
             axis.axhline(bound / MiB, label=f"live-set bound ({bound / MiB:.1f} MiB)", **BOUND_LINE)

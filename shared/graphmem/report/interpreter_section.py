@@ -13,8 +13,8 @@ from graphmem.markdown import md_table
 from graphmem.report.interpreters import (
     AT_BOUND, CHART_NAME, CHART_TITLE, CLEAR_FACTOR, NOT_MEASURED, SAME_SHARE, SECTION_TITLE, WORKLOAD,
     InterpreterDataError, array_peak, collection_count, collection_iterations, family, fmt_bytes, fmt_range,
-    fmt_ratio, fmt_spread, headline_params, info, interpreters, matching_runs, ok, peaks, phase_runs, phase_text,
-    run_of, same, short_name, span, words,
+    fmt_ratio, fmt_spread, headline_params, info, interpreters, matching_runs, measured, ok, peaks, phase_runs,
+    phase_text, run_of, same, short_name, span, words,
 )
 from graphmem.spread import SPREAD_NAME
 
@@ -181,17 +181,50 @@ def drawn_variants(summary):
     return [variant for variant in VARIANTS if any(value for mode in series.values() for _, value in mode[variant])]
 
 
+def chart_phase_ranges(summary):
+    """{(mode, variant, short name): (lowest, highest)} over the start phases and the unset run, where they
+    disagree: the chart draws each as a whisker over its bar."""
+    found = {}
+    for label in interpreters(summary):
+        for variant in ("strong", BUDGETED_VARIANT):
+            runs = [run_of(summary, label, variant, "auto"), *(run for _, run in phase_runs(summary, label, variant))]
+            values = [array_peak(run) for run in runs if ok(run) and array_peak(run) is not None]
+            if len(values) > 1 and not same(min(values), max(values)):
+                found["auto", variant, short_name(interpreters(summary)[label])] = min(values), max(values)
+    return found
+
+
+LOG_SPAN = 20  # the chart's axis is logarithmic where its largest figure exceeds its smallest this many times
+
+
+def chart_values(summary):
+    """Every figure the chart draws, in bytes: the bars and the bound."""
+    series = chart_series(summary)
+    values = [value for bars in series.values() for points in bars.values() for _, value in points if value]
+    return values + ([chart_bound(summary)] if values and chart_bound(summary) else [])
+
+
+def chart_log(summary):
+    values = chart_values(summary)
+    return bool(values) and max(values) > LOG_SPAN * min(values)
+
+
 def chart_caption(summary):
     series = chart_series(summary)
     if not series:
         return None
     params = ", ".join(f"{key}={value}" for key, value in sorted((headline_params(summary) or {}).items()))
-    missing = sorted({f"{variant} on {name} ({mode})" for mode, bars in series.items()
-                      for variant, points in bars.items() for name, value in points if value is None})
-    bound = chart_bound(summary)
-    return (f"*{CHART_TITLE} (`{params}`): the peak of live NumPy array data of {words(drawn_variants(summary))} "
-            f"on each interpreter, collector on (left) and off (right), log scale"
-            + (f"; dashed: the live-set bound, {fmt_bytes(bound)}" if bound else "") + "."
+    drawn = drawn_variants(summary)
+    missing = sorted({f"{variant} on {name} ({mode})" for mode, bars in series.items() for variant in drawn
+                      for name, value in bars[variant] if value is None})
+    missing += [f"{variant} (no run)" for variant in VARIANTS if variant not in drawn]
+    bound, ranges = chart_bound(summary), chart_phase_ranges(summary)
+    whiskers = words(f"{variant} on {name}" for _, variant, name in ranges)
+    return (f"*{CHART_TITLE} (`{params}`): the peak of live NumPy array data of {words(drawn)} on each "
+            f"interpreter, collector on (left) and off (right){', log scale' if chart_log(summary) else ''}"
+            + (f"; dashed: the live-set bound, {fmt_bytes(bound)}" if bound else "")
+            + (f"; a black whisker: the min–max over the start phases ({whiskers}), the bar the run without a set "
+               "phase" if ranges else "") + "."
             + (f" Not measured: {'; '.join(missing)}." if missing else "") + "*")
 
 
@@ -285,7 +318,7 @@ def claims(summary):
 
 def section(summary):
     """## On your interpreter: the table, the chart, the paragraphs, then the claims per interpreter."""
-    if not any(peaks(summary, label) for label in interpreters(summary)):
+    if not measured(summary):
         return [f"## {SECTION_TITLE}", f"Not measured: no interpreter has a completed `{WORKLOAD}` run with a peak "
                 "of array data; `python3 -m nox -s profile` measures them.", *filter(None, [unavailable_line(summary)])]
     params = ", ".join(f"{key}={value}" for key, value in sorted((headline_params(summary) or {}).items()))

@@ -132,6 +132,12 @@ def peaks(summary, label):
     return found
 
 
+def measured(summary):
+    """Whether any interpreter has a completed seed_loop run with a peak of array data (records migrated from
+    schema 2 have none: until a profile measures them, the report keeps its single-interpreter answer)."""
+    return any(peaks(summary, label) for label in interpreters(summary))
+
+
 def same(first, second):
     return abs(first - second) <= SAME_SHARE * max(first, second)
 
@@ -175,8 +181,9 @@ def fmt_spread(spread):
 
 
 def words(items):
+    """'a', 'a and b', 'a, b and c'; '' for none."""
     items = list(items)
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+    return "" if not items else items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def plural(count, noun):
