@@ -411,7 +411,9 @@ def test_a_missing_bar_is_marked_inside_its_panel(summary):
 
 
 def test_nothing_measured_draws_nothing(summary):
+    assert list(interpreter_chart.render_charts(summary)) == ["chart-interpreters.png"]
     summary["runs"] = {}
+    assert interpreter_chart.render_charts(summary) == {}
     assert interpreter_chart.render(summary) is None
     assert interpreter_section.chart_caption(summary) is None
 

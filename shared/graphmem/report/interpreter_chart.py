@@ -20,7 +20,7 @@ from graphmem.report.charts import COLOURS  # noqa: E402
 from graphmem.report.interpreter_section import (  # noqa: E402
     chart_bound, chart_log, chart_phase_ranges, chart_series, chart_values, drawn_variants,
 )
-from graphmem.report.interpreters import CHART_TITLE, MiB  # noqa: E402
+from graphmem.report.interpreters import CHART_NAME, CHART_TITLE, MiB  # noqa: E402
 
 HEADROOM = 4  # the axis top, as a multiple of the largest bar (log) so the figure above it fits inside
 BOUND_LINE = {"color": "black", "linestyle": (0, (4, 3)), "linewidth": 1.1, "zorder": 5}
@@ -101,3 +101,9 @@ def render(summary):
         return buffer.getvalue()
     finally:
         plt.close(figure)
+
+
+def render_charts(summary):
+    """{CHART_NAME: PNG bytes}, or {} when there is nothing to draw (as charts.render_charts gives its PNGs)."""
+    png = render(summary)
+    return {} if png is None else {CHART_NAME: png}
