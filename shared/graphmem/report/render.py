@@ -15,7 +15,8 @@ from graphmem.atomic_files import NotWritable, check_writable, write_atomically
 from graphmem.facts import MODES, ROOT, VARIANTS, VARIANTS_DIR
 from graphmem.markdown import md_table
 from graphmem.report import argument as report_argument
-from graphmem.report import captions, closing, costs, flamegraphs, verdict
+from graphmem.report.interpreters import measured as interpreters_measured
+from graphmem.report import captions, closing, costs, flamegraphs, interpreter_section, verdict
 from graphmem.report import peers as report_peers
 from graphmem.report.cells import NOT_MEASURED, fmt_bytes, fmt_count, fmt_params, fmt_time, peak_cell, spread_header
 from graphmem.report.compared import section_compared
@@ -138,6 +139,7 @@ def render_markdown(summary, committed=frozenset(), variants_root=VARIANTS_DIR, 
         *section_compared(summary, variants_root),
         *section_headline(summary),
         *section_charts(summary),
+        *(interpreter_section.section(summary) if interpreters_measured(summary) else []),
         *report_argument.section_argument(summary),
         *flamegraphs.section_flamegraphs(summary, committed),
         *section_reproduce(summary),
@@ -155,7 +157,9 @@ def build(summary_path, report_path, with_charts=True, bench_path=costs.BENCH_PA
     images = {}
     if with_charts:
         from graphmem.report import charts  # matplotlib only where charts are drawn (an optional dependency)
+        from graphmem.report import interpreter_chart
         images = {**charts.render_charts(summary), **charts.render_diagram(summary)}
+        images.update(interpreter_chart.render_charts(summary))
     report_path = Path(report_path)
     readme = None
     if readme_path is not None:  # the README's one-line result, from the same summary

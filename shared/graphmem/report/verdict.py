@@ -5,7 +5,7 @@ summary.json (and reports/bench.json for time per operation and teardown): when 
 a claim, the text says so instead of making it.
 """
 from graphmem.facts import MODES, VARIANTS
-from graphmem.report import peers
+from graphmem.report import interpreters, peers
 from graphmem.report.cells import fmt_bytes, fmt_ratio, peak, peak_to_bound, ratio
 from graphmem.report.claims import CLEAR_FACTOR, anchor, compared_workload, four_runs, ok_run
 from graphmem.report.costs import CAVEATS, cost_pauses, cost_per_op
@@ -87,7 +87,8 @@ def with_result_line(readme, summary):
     start, end = readme.find(README_START), readme.find(README_END)
     if start == -1 or end < start:
         return None
-    return readme[:start] + README_START + "\n" + result_line(summary) + "\n" + readme[end:]
+    line = interpreters.result_line(summary) if interpreters.measured(summary) else result_line(summary)
+    return readme[:start] + README_START + "\n" + line + "\n" + readme[end:]
 
 
 def _workload_claims(summary):
@@ -202,8 +203,10 @@ def section_verdict(summary, bench=None, bench_note="reports/bench.json was not 
     """## The answer: the first screen of COMPARISON.md."""
     lines = [line for line in (breadth(summary), peers.verdict_line(summary), no_difference(summary),
                                fallback(summary)) if line]
+    per_interpreter = interpreters.verdict_lines(summary) if interpreters.measured(summary) else []
     return [
         "## The answer",
+        *(["\n".join(per_interpreter)] if per_interpreter else []),
         recommendation(summary),
         "\n".join(lines),
         "### What it costs",
