@@ -31,12 +31,12 @@ import time
 from pathlib import Path
 
 from graphmem.atomic_files import write_json_atomically
+from graphmem.facts import MODES
 from graphmem.profile.collector_log import CollectorLog, interpreter, iteration_starts, record_keys, set_start_phase
 from graphmem.profile.processes import start
 from graphmem.sizes import format_size
 from graphmem.workloads import code_objects
 
-MODES = ("auto", "off")
 DEALLOCATORS = {"FREE", "MUNMAP", "PYMALLOC_FREE"}
 MAX_SNAPSHOTS = 200  # memory-over-time points kept per run; the peak one is always among them
 

@@ -17,7 +17,7 @@ from graphmem.interpreters import running_label
 from graphmem.profile.parsing import SelectionError, choose, parse_params, parse_size, split_names
 from graphmem.sizes import format_size
 from graphmem.workloads import WORKLOADS
-DEFAULT_BUDGET_SWEEP = (8 * 2**20, 64 * 2**20, 512 * 2**20)
+DEFAULT_BUDGET_SWEEP = (8 * 2**20, DEFAULT_GC_BUDGET, 512 * 2**20)
 TIMED_KINDS = ("default", "full", "budget")  # the runs whose times the report prints; sweeps show peaks only
 PEER_TIMED_WORKLOAD = "seed_loop"  # a peer's one timed workload: its report row quotes the seed loop's time
 
