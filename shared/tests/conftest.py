@@ -19,3 +19,4 @@ def fixture_summary():
 def summary(fixture_summary):
     """A copy of the report fixture that a test may change."""
     return copy.deepcopy(fixture_summary)
+

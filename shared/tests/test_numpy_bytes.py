@@ -21,6 +21,7 @@ from graphmem.adapters import make_adapter
 from graphmem.profile.collector_log import has_generations, iteration_starts, iterations_of, set_start_phase
 from graphmem.workloads import WORKLOADS, code_objects
 from expectations import EXPECTATIONS
+from small_workloads import SMALL_PARAMS
 
 import _numpy_bytes  # noqa: E402  built by every test environment (noxfile); its absence is a failure, not a skip
 
@@ -34,15 +35,6 @@ try:
 except ImportError:
     memray = None
 
-# The contract's small workloads (as shared/tests/test_workloads.py): 160 kB arrays.
-SMALL_PARAMS = {
-    "seed_loop": {"size": 20_000, "iterations": 10},
-    "seed_backward": {"size": 20_000, "iterations": 10},
-    "deep_chain": {"size": 20_000, "depth": 50},
-    "branching": {"size": 20_000, "layers": 5, "iterations": 4},
-    "rosenbrock": {"size": 20_000, "iterations": 10},
-    "no_grad_loop": {"size": 20_000, "iterations": 10},
-}
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ import json
 import os
 import select
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
@@ -15,6 +14,7 @@ import dezero
 import jsonschema
 import pytest
 
+from folders import read_only
 from graphmem.profile import checks, driver, environments, plan
 from graphmem import facts, store
 from graphmem.profile import harness
@@ -277,18 +277,12 @@ def test_interrupts_wait_for_a_commit_to_finish(tmp_path):
 
 @pytest.fixture
 def read_only_folder(tmp_path):
-    """A folder nobody can write to: chmod for a user, the immutable attribute for root (who ignores modes)."""
+    """reports/ with a summary in it, that nobody can write to."""
     folder = tmp_path / "reports"
     folder.mkdir()
     (folder / "summary.json").write_text("{}")
-    if os.geteuid() == 0:
-        subprocess.run(["chattr", "+i", str(folder)], check=True)
+    with read_only(folder):
         yield folder
-        subprocess.run(["chattr", "-i", str(folder)], check=True)
-    else:
-        folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
-        yield folder
-        folder.chmod(stat.S_IRWXU)
 
 
 def test_read_only_reports_is_a_clear_error_before_any_run(tmp_path, read_only_folder, capsys):

@@ -2,13 +2,13 @@
 import hashlib
 import os
 import shutil
-import stat
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from folders import read_only
 from graphmem.report import render
 
 SHARED = Path(render.__file__).resolve().parents[2]
@@ -21,19 +21,13 @@ def digest(folder):
 
 @pytest.fixture
 def read_only_reports(tmp_path):
-    """reports/ with a summary and an old COMPARISON.md in it, that nobody can write to (root: chattr +i)."""
+    """reports/ with a summary and an old COMPARISON.md in it, that nobody can write to."""
     folder = tmp_path / "reports"
     folder.mkdir()
     shutil.copy(FIXTURE, folder / "summary.json")
     (folder / "COMPARISON.md").write_text("the previous report\n")
-    if os.geteuid() == 0:
-        subprocess.run(["chattr", "+i", str(folder)], check=True)
+    with read_only(folder):
         yield folder
-        subprocess.run(["chattr", "-i", str(folder)], check=True)
-    else:
-        folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
-        yield folder
-        folder.chmod(stat.S_IRWXU)
 
 
 def test_a_read_only_reports_folder_is_one_error_line_and_nothing_changes(read_only_reports):

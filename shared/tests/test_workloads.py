@@ -15,19 +15,10 @@ from graphmem import workloads
 from graphmem.adapters import make_adapter
 from graphmem.workloads import WORKLOADS
 from expectations import EXPECTED
+from small_workloads import SMALL_PARAMS
 
 OURS = make_adapter("ours")
 
-# Small enough to take milliseconds, large enough (160 kB arrays) that the Python objects
-# around the arrays are noise next to the bound.
-SMALL_PARAMS = {
-    "seed_loop": {"size": 20_000, "iterations": 10},
-    "seed_backward": {"size": 20_000, "iterations": 10},
-    "deep_chain": {"size": 20_000, "depth": 50},
-    "branching": {"size": 20_000, "layers": 5, "iterations": 4},
-    "rosenbrock": {"size": 20_000, "iterations": 10},
-    "no_grad_loop": {"size": 20_000, "iterations": 10},
-}
 
 
 def traced_peak(function, **params):

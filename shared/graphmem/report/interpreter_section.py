@@ -10,10 +10,12 @@ import statistics
 
 from graphmem.facts import BUDGETED_VARIANT, MODES, VARIANTS
 from graphmem.markdown import md_table
+from graphmem.report.cells import NOT_MEASURED, fmt_bytes, fmt_ratio
+from graphmem.report.claims import CLEAR_FACTOR
 from graphmem.report.interpreters import (
-    AT_BOUND, CHART_NAME, CHART_TITLE, CLEAR_FACTOR, NOT_MEASURED, SAME_SHARE, SECTION_TITLE, WORKLOAD,
-    InterpreterDataError, array_peak, collection_count, collection_iterations, family, fmt_bytes, fmt_range,
-    fmt_ratio, fmt_spread, headline_params, info, interpreters, matching_runs, measured, ok, peaks, phase_runs,
+    AT_BOUND, CHART_NAME, CHART_TITLE, SAME_SHARE, SECTION_TITLE, WORKLOAD,
+    InterpreterDataError, array_peak, collection_count, collection_iterations, family, fmt_range,
+    fmt_spread, headline_params, info, interpreters, matching_runs, measured, ok, peaks, phase_runs,
     phase_text, run_of, same, short_name, span, words,
 )
 from graphmem.spread import SPREAD_NAME

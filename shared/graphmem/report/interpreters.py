@@ -13,17 +13,17 @@ from collections import Counter
 
 from graphmem.facts import BUDGETED_VARIANT, DEFAULT_GC_BUDGET, MODES, VARIANTS
 from graphmem.markdown import format_duration
+from graphmem.report.cells import fmt_bytes, fmt_ratio
+from graphmem.report.claims import CLEAR_FACTOR
 
 WORKLOAD = "seed_loop"  # the book's loop (step 17): the workload every interpreter is compared on
 SAME_SHARE = 0.03  # two peaks are "the same" within 3% of the larger (the issue's test for 3.13's auto = off)
 AT_BOUND = 1.1  # a peak "at the live-set bound": within this factor of it (as the answer's AT_BOUND)
-CLEAR_FACTOR = 1.5  # a clear difference: beyond this factor (as the report's CLEAR_FACTOR)
 SECTION_TITLE = "On your interpreter"
 CHART_NAME = "chart-interpreters.png"
 CHART_TITLE = "Peak array memory by interpreter and variant, seed_loop"
 README_LINK = "[reports/COMPARISON.md](reports/COMPARISON.md)"
 MiB = 2**20
-NOT_MEASURED = "not measured"
 
 
 class InterpreterDataError(ValueError):
@@ -144,18 +144,6 @@ def same(first, second):
 
 # --- words -------------------------------------------------------------------------------------
 
-# fmt_bytes, fmt_ratio and NOT_MEASURED spell figures exactly as the report's cells do (graphmem.report.cells
-# after the report split; not imported here while that split lands): the lead swaps them for that import.
-def fmt_bytes(nbytes):
-    if nbytes is None:
-        return NOT_MEASURED
-    size = float(nbytes)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(size) < 1024 or unit == "GiB":
-            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-
-
 def fmt_range(values, spell=None):
     """'161.7–183.1 MiB' (or '23.56–26.67×' with spell=fmt_ratio): min–max, or one figure if the same."""
     spell = spell or fmt_bytes
@@ -166,10 +154,6 @@ def fmt_range(values, spell=None):
         if low.endswith(unit) and high.endswith(unit):
             return f"{low[:-len(unit)]}–{high}"
     return f"{low}–{high}"
-
-
-def fmt_ratio(value):
-    return NOT_MEASURED if value is None else f"{value:.0f}×" if value >= 100 else f"{value:.2f}×"
 
 
 def fmt_spread(spread):
