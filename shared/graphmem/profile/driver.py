@@ -95,7 +95,8 @@ def describe_result(record):
 def progress_line(merged, total, done, record, schedule):
     """`[k/N] <run id>: <result> [memray s + timing s]`, then what is still in flight and the ETA from
     the throughput measured so far."""
-    seconds = f"memray {done.memray_seconds:.1f}s" + (f" + timing {done.timing_seconds:.1f}s"
+    memory = "memory" if record.get("memray_unavailable") else "memray"  # PyPy's memory process runs without it
+    seconds = f"{memory} {done.memray_seconds:.1f}s" + (f" + timing {done.timing_seconds:.1f}s"
                                                       if done.timing_seconds else "")
     line = f"[{merged}/{total}] {done.run.id}: {describe_result(record)} [{seconds}]"
     busy = schedule.unfinished()
