@@ -3,7 +3,7 @@ committed too."""
 import difflib
 import re
 
-from graphmem.report import peers
+from graphmem.report import interpreter_section, peers
 from graphmem.report import render as report
 from graphmem.report import costs
 from graphmem.report.data import load_summary
@@ -25,6 +25,8 @@ def test_every_chart_the_committed_report_shows_is_committed():
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report.REPORT_PATH.read_text(encoding="utf-8"))
     summary = load_summary(report.SUMMARY_PATH)
     drawable = [chart.name for chart in chart_plan(summary) if not chart.missing]
+    # "On your interpreter", after section 3, shows its chart when the summary has several interpreters.
+    drawable += re.findall(r"!\[[^\]]*\]\(([^)]+)\)", "\n\n".join(interpreter_section.section(summary)))
     # Section 7 shows the cycle diagram when the summary has peers with a cycle to draw.
     drawable += re.findall(r"!\[[^\]]*\]\(([^)]+)\)", "\n\n".join(peers.section_peers(summary)))
     assert images == drawable

@@ -13,7 +13,7 @@ from graphmem.report.claims import (
     CLEAR_FACTOR, NOT_MEASURED_VERDICT, NOT_SUPPORTED, SUPPORTED, chart_link, describe_runs, first_workload,
     ok_run, row_link, step, times,
 )
-from graphmem.report.selection import matching_run, runs_sorted, sweep
+from graphmem.report.selection import collector_owner, matching_run, runs_sorted, sweep
 from graphmem.spread import SPREAD_NAME, compare
 
 # A fall of this share of the run's peak between two snapshots is a collection freeing graphs, not noise.
@@ -136,7 +136,7 @@ def step_late_collector(summary):
     weak = ok_run(summary, workload, "auto", "weakref")
     top, weak_top, off_top = peak(strong), peak(weak), peak(strong_off)
     sentences = [
-        f"With CPython's collector on its defaults, strong's {workload} peaked at {fmt_bytes(top)}"
+        f"With {collector_owner(summary)} collector on its defaults, strong's {workload} peaked at {fmt_bytes(top)}"
         + (f", {fmt_ratio(ratio(top, weak_top))} weakref's {fmt_bytes(weak_top)}" if weak_top else "")
         + (f", against {fmt_bytes(off_top)} with the collector off" if off_top else "")
         + f"; {describe_runs(strong)}."

@@ -8,7 +8,7 @@ from graphmem.facts import MODES
 from graphmem.report import peers
 from graphmem.report.cells import NOT_MEASURED, fmt_bytes, fmt_ratio, fmt_time, peak, ratio, time_spread
 from graphmem.report.claims import first_workload, ok_run
-from graphmem.report.selection import budget_sweeps, chart_plan, default_budget
+from graphmem.report.selection import budget_sweeps, chart_plan, collector_owner, default_budget
 from graphmem.spread import SPREAD_NAME, compare
 
 def closing_note(summary):
@@ -31,7 +31,7 @@ def _memory_sentence(summary):
                 "show the two policies side by side.")
     strong_on, weak_on = ok_run(summary, workload, "auto", "strong"), ok_run(summary, workload, "auto", "weakref")
     strong_off, weak_off = ok_run(summary, workload, "off", "strong"), ok_run(summary, workload, "off", "weakref")
-    return (f"In this run, on {workload} with CPython's collector on, strong peaked at {fmt_bytes(peak(strong_on))} "
+    return (f"In this run, on {workload} with {collector_owner(summary)} collector on, strong peaked at {fmt_bytes(peak(strong_on))} "
             f"against weakref's {fmt_bytes(peak(weak_on))} ({fmt_ratio(ratio(peak(strong_on), peak(weak_on)))}), "
             f"and with the collector off strong still held {fmt_bytes(strong_off.get('held_bytes_at_return'))} "
             f"when the workload returned, where weakref held {fmt_bytes(weak_off.get('held_bytes_at_return'))}.")

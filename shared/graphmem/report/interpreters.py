@@ -116,8 +116,9 @@ def collection_count(run):
 
 
 def collection_iterations(run):
-    """The loop iterations at which they ran, in order (those with no iteration recorded left out), or None."""
-    found = run.get("collection_iterations") if run else None
+    """The loop iterations at which they ran, in order (those with no iteration recorded left out), or None:
+    from the processes without memray where they recorded them (memray's own objects can move a collection)."""
+    found = ((run.get("timing") or {}).get("collection_iterations") or run.get("collection_iterations")) if run else None
     return None if found is None else sorted(iteration for iteration, _ in found if iteration is not None)
 
 
@@ -250,11 +251,21 @@ def never_comes_sentence(summary, labels):
         return None
     thresholds = {tuple(interpreters(summary)[label].get("gc_threshold") or ()) for label in never}
     threshold = thresholds.pop() if len(thresholds) == 1 else ()
-    return (f"On {span(summary, never)} strong's collection never comes in the book's loop: its peak with the "
+    text = (f"On {span(summary, never)} strong's collection never comes in the book's loop: its peak with the "
             f"collector on equals its peak with it off "
             f"({words(fmt_bytes(peaks(summary, label)['strong', 'off'][0]) for label in never)}), and no collection "
             f"ran in its {(headline_params(summary) or {}).get('iterations')} iterations"
-            + (f" (generation-0 threshold {threshold[0]})." if threshold else "."))
+            + (f" (generation-0 threshold {threshold[0]})" if threshold else ""))
+    # That is the loop started from a fresh count; a start phase that brings a collection is named beside it.
+    collected = [(label, phase, run) for label in never for phase, run in phase_runs(summary, label, "strong")
+                 if collection_count(run)]
+    if not collected:
+        return text + "."
+    phases = sorted({phase for _, phase, _ in collected})
+    lowest = min(array_peak(run) for _, _, run in collected)
+    return (text + f", from a fresh count; with generation 0's count already at {words(f'{p:g}' for p in phases)} of "
+            f"its threshold when the loop began, a collection did come, and strong peaked at {fmt_bytes(lowest)} "
+            "at the lowest.")
 
 
 def cpython_line(summary):

@@ -38,6 +38,16 @@ def reported_label(summary):
     return REFERENCE_LABEL if REFERENCE_LABEL in labels or not labels else labels[0]
 
 
+def collector_owner(summary):
+    """Whose collector the report's sections speak of: "CPython's" where the summary holds one interpreter,
+    else the reported one's name ("CPython 3.11's"), since other interpreters' collectors differ."""
+    labels = {run["interpreter"]["label"] for run in summary["runs"].values()}
+    if len(labels) <= 1:
+        return "CPython's"
+    implementation, _, version = reported_label(summary).partition("-")
+    return f"{'PyPy' if implementation == 'pypy' else 'CPython'} {version}'s"
+
+
 def reported_runs(summary):
     """The runs this report compares: on its one interpreter, without the start-phase runs."""
     label = reported_label(summary)

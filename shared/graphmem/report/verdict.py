@@ -10,7 +10,7 @@ from graphmem.report.cells import fmt_bytes, fmt_ratio, peak, peak_to_bound, rat
 from graphmem.report.claims import CLEAR_FACTOR, anchor, compared_workload, four_runs, ok_run
 from graphmem.report.costs import CAVEATS, cost_pauses, cost_per_op
 from graphmem.report.costs import load_bench  # noqa: F401 (re-exported: test_profile_faults reads bench.json so)
-from graphmem.report.selection import budget_sweeps, workload_names
+from graphmem.report.selection import budget_sweeps, collector_owner, workload_names
 from graphmem.report.times import compare_times, fmt_time_figure
 from graphmem.spread import SPREAD_NAME
 
@@ -42,7 +42,7 @@ def recommendation(summary):
     strong_on, weak_on, strong_off, weak_off = four_runs(summary, workload)
     bound = weak_off["live_set_bound_bytes"]
     held, weak_held = strong_off.get("held_bytes_at_return"), weak_off.get("held_bytes_at_return")
-    figures = (f"On {workload} with CPython's collector on, weakref peaked at {fmt_bytes(peak(weak_on))} "
+    figures = (f"On {workload} with {collector_owner(summary)} collector on, weakref peaked at {fmt_bytes(peak(weak_on))} "
                f"({fmt_ratio(peak_to_bound(weak_on))} the live-set bound) and strong at {fmt_bytes(peak(strong_on))} "
                f"({fmt_ratio(ratio(peak(strong_on), peak(weak_on)))} weakref's); with the collector off, strong still "
                f"held {fmt_bytes(held)} of arrays when the loop ended, weakref {fmt_bytes(weak_held)}.")
@@ -69,7 +69,7 @@ def result_line(summary):
              else f"`{workload}`")
     head = (f"on {where}, weakref peaked at {fmt_bytes(peak(weak_on))} "
             f"({fmt_ratio(peak_to_bound(weak_on))} the arrays the loop needs), strong at {fmt_bytes(peak(strong_on))} "
-            f"({fmt_ratio(ratio(peak(strong_on), peak(weak_on)))} weakref's) with CPython's collector on")
+            f"({fmt_ratio(ratio(peak(strong_on), peak(weak_on)))} weakref's) with {collector_owner(summary)} collector on")
     if recommendation(summary).startswith("**Use `weakref`"):
         return (f"**Result: hold a Function's outputs by `weakref.ref`.** Measured {head}; the answer, its costs and "
                 "its evidence open [reports/COMPARISON.md](reports/COMPARISON.md).")
