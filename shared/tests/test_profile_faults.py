@@ -2,6 +2,7 @@
 children, SIGINT to a running profile, read-only reports/, a fake clock. What must survive is asserted."""
 import json
 import os
+import re
 import select
 import signal
 import subprocess
@@ -18,6 +19,7 @@ from folders import read_only
 from graphmem.profile import checks, driver, environments, plan
 from graphmem import facts, store
 from graphmem.profile import harness
+from graphmem.report import interpreter_section
 from graphmem.report import render as report
 from graphmem.report import verdict
 from graphmem.report.data import SCHEMA_PATH, chart_plan, load_summary
@@ -247,7 +249,9 @@ def test_an_interrupted_profile_leaves_summary_report_and_charts_in_agreement(tm
     bench, bench_note = verdict.load_bench(reports / "bench.json")  # as the driver renders: bench.json beside it
     expected = report.render_markdown(summary, report.committed_paths(), bench=bench, bench_note=bench_note)
     assert (reports / "COMPARISON.md").read_text(encoding="utf-8") == expected
-    drawn = sorted(chart.name for chart in chart_plan(summary) if not chart.missing)
+    drawn = [chart.name for chart in chart_plan(summary) if not chart.missing]
+    # and "On your interpreter"'s chart, which the report links where it has one to draw
+    drawn = sorted(drawn + re.findall(r"\((chart-[^)]+\.png)\)", "\n".join(interpreter_section.section(summary))))
     assert drawn and sorted(p.name for p in reports.glob("chart-*.png")) == drawn
     assert all((reports / name).stat().st_mtime >= (reports / "summary.json").stat().st_mtime - 1 for name in drawn)
     assert not [p for p in reports.rglob("*") if p.name.endswith(".tmp")], "no partial file"
