@@ -137,3 +137,36 @@ def test_a_bad_option_is_one_error_line_and_nothing_starts(tmp_path, argv, says,
     [line] = err.strip().splitlines()
     assert line.startswith("profile: error: ") and says in line, line
     assert "[1/" not in out and not reports.exists(), "nothing was started or written"
+
+
+MERGER = """
+import json, sys
+from graphmem import store
+path, template, writer, count = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+print("ready", flush=True)
+sys.stdin.readline()  # every writer starts at once
+for number in range(count):
+    run_id = f"cpython-3.11/strong/w{writer}/auto/size={number + 1}"
+    store.merge_runs(path, {run_id: {**template, "id": run_id, "workload": f"w{writer}", "params": {"size": number + 1}}})
+"""
+
+
+def test_merges_from_four_processes_at_once_keep_every_record(tmp_path):
+    """The store's lock, without the profiles around it: four processes each merge 25 records into one summary,
+    released together. Without the lock their read-change-write cycles overwrite each other's records."""
+    first = profile_command(tmp_path, 1, "--workload", "seed_loop", "--mode", "off")
+    assert subprocess.run(first, env={**os.environ, "PYTHONPATH": str(SHARED)}, capture_output=True).returncode == 0
+    summary_path = tmp_path / "reports" / "summary.json"
+    template = next(iter(load_summary(summary_path)["runs"].values()))
+    template = {**template, "files": {}}
+    writers = [subprocess.Popen([sys.executable, "-c", MERGER, str(summary_path), json.dumps(template), str(writer), "25"],
+                                env={**os.environ, "PYTHONPATH": str(SHARED)}, stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True) for writer in range(4)]
+    for writer in writers:
+        assert writer.stdout.readline().strip() == "ready"
+    for writer in writers:
+        writer.stdin.write("go\n")
+        writer.stdin.flush()
+    assert [writer.wait(timeout=300) for writer in writers] == [0, 0, 0, 0]
+    runs = load_summary(summary_path)["runs"]
+    assert len(runs) == 1 + 4 * 25, f"{1 + 4 * 25 - len(runs)} merged records were lost"
