@@ -3,7 +3,6 @@ profiles (profile), the written comparison (report) and speed against peers (ben
 import os
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import nox
 
 ROOT = Path(__file__).parent
 sys.path.insert(0, str(ROOT / "shared"))
+from graphmem import interpreters  # noqa: E402  (the standard library only)
 from graphmem.facts import CANONICAL, VARIANTS  # noqa: E402  (names only: importing it needs no numpy)
 
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
@@ -27,34 +27,21 @@ def install_variant(session, variant, *groups):
 
 
 # --- test: the contract per interpreter and variant, the pipeline's own tests once ----------------
-# The interpreters the contract runs on, by the name a user types; `find_interpreter` turns each into a path.
-TEST_INTERPRETERS = ("3.11", "3.12", "3.13", "pypy3")
+# The interpreters the contract runs on are the profile's defaults, looked up the same way (PATH, then
+# pyenv's versions folder): graphmem.interpreters, which imports nothing beyond the standard library.
+TEST_INTERPRETERS = interpreters.DEFAULTS
 PIPELINE_INTERPRETER = "3.11"  # shared/tests run once, here, with the canonical variant installed
 SELECTION_RECORD = ROOT / ".nox" / "test-selection.txt"
 
 
-def pyenv_versions():
-    """$(pyenv root)/versions, where pyenv keeps interpreters its shims may not expose by name."""
-    root = os.environ.get("PYENV_ROOT")
-    if not root and shutil.which("pyenv"):
-        root = subprocess.run(["pyenv", "root"], capture_output=True, text=True).stdout.strip()
-    return Path(root or Path.home() / ".pyenv") / "versions"
-
-
 def find_interpreter(name):
-    """The path of interpreter `name` ("3.12", "pypy3" or a path), or None: python<name> on PATH (not a
-    pyenv shim, which fails for a version that is not selected), else the newest pyenv version <name>.*."""
-    if os.sep in name:
-        return name if os.access(name, os.X_OK) else None
-    command = name if name.startswith("pypy") else f"python{name}"
-    shims = str(pyenv_versions().parent / "shims")
-    for folder in os.environ.get("PATH", "").split(os.pathsep):
-        candidate = Path(folder) / command
-        if folder.rstrip(os.sep) != shims and os.access(candidate, os.X_OK):
-            return str(candidate)
-    versions = sorted(pyenv_versions().glob(f"{name}.*"), key=lambda v: [int(n) for n in re.findall(r"\d+", v.name)])
-    pythons = [v / "bin" / "python3" for v in versions if (v / "bin" / "python3").exists()]
-    return str(pythons[-1]) if pythons else None
+    """The path of interpreter `name` ("3.12", "pypy3" or a path), or None (never installs anything)."""
+    found = interpreters.resolve(name, install=False, say=lambda text: None)
+    return str(found.path) if found.available else None
+
+
+def pyenv_versions():
+    return Path(interpreters.pyenv_root()) / "versions"
 
 
 def test_runs():
@@ -130,10 +117,10 @@ def report_interpreters(session):
     pypy_headers = list(Path("/usr/include").glob("pypy3*/Python.h"))
     if (not find_interpreter("pypy3") or not pypy_headers) and hasattr(os, "geteuid") and os.geteuid() == 0 \
             and shutil.which("apt-get"):
-        session.log("pypy3 or its headers are missing: installing Debian's pypy3, pypy3-venv and pypy3-dev")
-        session.run("apt-get", "update", external=True)
         # pypy3-dev: the headers the NumPy-bytes counter (a C extension) is built with.
-        session.run("apt-get", "install", "-y", "pypy3", "pypy3-venv", "pypy3-dev", external=True)
+        session.log(f"pypy3 or its headers are missing: installing Debian's {', '.join(interpreters.PYPY_PACKAGES)}")
+        session.run("apt-get", "update", external=True)
+        session.run("apt-get", "install", "-y", *interpreters.PYPY_PACKAGES, external=True)
     for name in TEST_INTERPRETERS:
         found = find_interpreter(name)
         session.log(f"{name}: {found}" if found else
