@@ -193,9 +193,9 @@ def merged_record(old, new):
 
 
 def update(path, change, say=print):
-    """Applies `change(summary)` to the summary at `path` under the lock, validates and writes it atomically.
+    """Applies `change(summary)` to the summary at `path`, validates and writes it atomically.
 
-    The caller holds `locked(path)` when other files must land together with the record; else this takes it."""
+    The caller holds `locked(path)` (merge_runs takes it; the driver holds it around a run's files too)."""
     summary = summary_for_update(path, say)
     change(summary)
     validate_summary(summary, display_path(path))

@@ -43,6 +43,7 @@ class Scheduler:
         self.runs, self.measure, self.jobs, self.estimate, self.clock = list(runs), measure, jobs, estimate, clock
         self.queue_limit = 1 if jobs == 1 else QUEUED_PER_JOB * jobs
         self.pending = deque(self.runs)
+        self.order = {run.id: index for index, run in enumerate(self.runs)}  # finished side by side: plan order
         self.in_flight = {}  # run id -> "memray" or "timing"
         self.queued = []  # Measurements whose memray phase is done, waiting to be timed
         self.done = []  # the runs finished so far
@@ -74,7 +75,8 @@ class Scheduler:
         done = self.estimate(self.done)
         if not done:
             return None
-        left = [run for run in self.runs if run.id not in {r.id for r in self.done}]
+        finished = {run.id for run in self.done}
+        left = [run for run in self.runs if run.id not in finished]
         return self.estimate(left) * self.elapsed() / done
 
     def unfinished(self):
@@ -113,8 +115,7 @@ class Scheduler:
                     self._futures[self._pool.submit(self._memory, run)] = run
                 if self._futures:
                     done, _ = wait(self._futures, return_when=FIRST_COMPLETED)
-                    order = {run.id: index for index, run in enumerate(self.runs)}
-                    for future in sorted(done, key=lambda f: order[self._futures[f].id]):
+                    for future in sorted(done, key=lambda f: self.order[self._futures[f].id]):
                         run = self._futures.pop(future)
                         measurement = future.result()
                         memray_seconds[run.id] = self.clock() - memray_seconds[run.id]

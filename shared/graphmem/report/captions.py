@@ -6,6 +6,7 @@ data show (where lines end, which sit on the bound, which runs are lower bounds,
 from graphmem.report import layout
 from graphmem.facts import MODES, VARIANTS
 from graphmem.report.cells import fmt_bytes, peak
+from graphmem.report.claims import AT_BOUND
 from graphmem.report.selection import workload_names
 from graphmem.report.times import fmt_time_figure
 
@@ -39,10 +40,10 @@ def timeline_caption(summary, chart, panels):
     said = {}  # one sentence for every panel that has the same lines and the same lines near the bound
     for panel in panels:
         near = [series.variant for series in panel.series if peak(series.runs[0]) is not None
-                and peak(series.runs[0]) <= layout.ON_BOUND_FACTOR * panel.bound]
+                and peak(series.runs[0]) <= AT_BOUND * panel.bound]
         text = f"lines for {_variants(panel)}"
         if near:
-            text += f"; {layout.names(near)} stays within {layout.ON_BOUND_FACTOR:g}× of the bound throughout"
+            text += f"; {layout.names(near)} stays within {AT_BOUND:g}× of the bound throughout"
         said.setdefault(text, []).append(panel.workload)
     parts += [f"In {layout.names(workloads)}: {text}." for text, workloads in said.items()]
     fallen, standing = [], []
@@ -85,7 +86,7 @@ def sweep_caption(summary, chart, panels):
         sitting = layout.on_bound(panel)
         if sitting:
             parts.append(f"With the collector `{panel.mode}`, {layout.names(sitting)}'s line lies on the band at "
-                         f"every point (within {layout.ON_BOUND_FACTOR:g}× of the bound).")
+                         f"every point (within {AT_BOUND:g}× of the bound).")
     for panel in panels:
         for variant, value, run in layout.stopped_points(panel):
             parts.append(

@@ -145,3 +145,9 @@ def spread_header(name):
 def shown_id(run):
     """A run's id as the report prints it: without the interpreter label, which is the report's one."""
     return run["id"].split("/", 1)[1] if run["id"].startswith(run["interpreter"]["label"] + "/") else run["id"]
+
+
+def words(items):
+    """'a', 'a and b', 'a, b and c'; '' for none."""
+    items = list(items)
+    return "" if not items else items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

@@ -13,6 +13,8 @@ from graphmem.spread import SPREAD_NAME
 # A difference counts as clear only beyond this factor: smaller ones are within what a rerun on a shared,
 # noisy machine can move (allocator reuse, the collector's thresholds falling a few objects earlier).
 CLEAR_FACTOR = 1.5
+# A peak "at the live-set bound": within this factor of it.
+AT_BOUND = 1.1
 
 SUPPORTED = "**Supported.**"
 NOT_SUPPORTED = "**Not supported by this run.**"

@@ -16,16 +16,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
 from graphmem.facts import MODES  # noqa: E402
-from graphmem.report.charts import COLOURS  # noqa: E402
+from graphmem.report.charts import BOUND_LINE, COLOURS, PNG_METADATA, MiB  # noqa: E402
 from graphmem.report.interpreter_section import (  # noqa: E402
     chart_bound, chart_log, chart_phase_ranges, chart_series, chart_values, drawn_variants,
 )
-from graphmem.report.interpreters import CHART_NAME, CHART_TITLE, MiB  # noqa: E402
+from graphmem.report.interpreters import CHART_NAME, CHART_TITLE  # noqa: E402
 
 HEADROOM = 4  # the axis top, as a multiple of the largest bar (log) so the figure above it fits inside
-BOUND_LINE = {"color": "black", "linestyle": (0, (4, 3)), "linewidth": 1.1, "zorder": 5}
 LABEL_BOX = {"facecolor": "white", "edgecolor": "none", "pad": 0.6}  # a figure stays legible over the bound line
-PNG_METADATA = {"Software": None}  # no matplotlib version in the file: same data, same bytes
 
 
 def _scale(summary):

@@ -10,13 +10,13 @@ import statistics
 
 from graphmem.facts import BUDGETED_VARIANT, MODES, VARIANTS
 from graphmem.markdown import md_table
-from graphmem.report.cells import NOT_MEASURED, fmt_bytes, fmt_ratio
-from graphmem.report.claims import CLEAR_FACTOR
+from graphmem.report.cells import NOT_MEASURED, NOT_TIMED, fmt_bytes, fmt_ratio, fmt_spread, words
+from graphmem.report.claims import AT_BOUND, CLEAR_FACTOR
 from graphmem.report.interpreters import (
-    AT_BOUND, CHART_NAME, CHART_TITLE, SAME_SHARE, SECTION_TITLE, WORKLOAD,
+    CHART_NAME, CHART_TITLE, SAME_SHARE, SECTION_TITLE, WORKLOAD,
     InterpreterDataError, array_peak, collection_count, collection_iterations, family, fmt_range,
-    fmt_spread, headline_params, info, interpreters, matching_runs, measured, ok, peaks, phase_runs,
-    phase_text, run_of, same, short_name, span, words,
+    headline_params, info, interpreters, matching_runs, measured, ok, peaks, phase_runs,
+    phase_text, run_of, same, short_name, span,
 )
 from graphmem.spread import SPREAD_NAME
 
@@ -45,7 +45,7 @@ def _row(summary, label, variant, mode, memray):
     return row + [fmt_range([array_peak(each) / bound for each in runs], fmt_ratio) if bound else NOT_MEASURED,
                   (f"{min(counts)}–{max(counts)}" if counts and min(counts) != max(counts) else
                    str(counts[0]) if counts else "–") + moved,
-                  fmt_spread((run.get("timing") or {}).get("collector_seconds"))]
+                  (fmt_spread(collecting) if (collecting := (run.get("timing") or {}).get("collector_seconds")) else NOT_TIMED)]
 
 
 def table(summary):

@@ -12,18 +12,15 @@ import re
 from collections import Counter
 
 from graphmem.facts import BUDGETED_VARIANT, DEFAULT_GC_BUDGET, MODES, VARIANTS
-from graphmem.markdown import format_duration
-from graphmem.report.cells import fmt_bytes, fmt_ratio
-from graphmem.report.claims import CLEAR_FACTOR
+from graphmem.report.cells import fmt_bytes, fmt_ratio, words
+from graphmem.report.claims import AT_BOUND, CLEAR_FACTOR
 
 WORKLOAD = "seed_loop"  # the book's loop (step 17): the workload every interpreter is compared on
 SAME_SHARE = 0.03  # two peaks are "the same" within 3% of the larger (the issue's test for 3.13's auto = off)
-AT_BOUND = 1.1  # a peak "at the live-set bound": within this factor of it (as the answer's AT_BOUND)
 SECTION_TITLE = "On your interpreter"
 CHART_NAME = "chart-interpreters.png"
 CHART_TITLE = "Peak array memory by interpreter and variant, seed_loop"
 README_LINK = "[reports/COMPARISON.md](reports/COMPARISON.md)"
-MiB = 2**20
 
 
 class InterpreterDataError(ValueError):
@@ -155,20 +152,6 @@ def fmt_range(values, spell=None):
         if low.endswith(unit) and high.endswith(unit):
             return f"{low[:-len(unit)]}–{high}"
     return f"{low}–{high}"
-
-
-def fmt_spread(spread):
-    if not spread:
-        return "not timed"
-    if spread["min"] == spread["max"]:
-        return format_duration(spread["median"])
-    return f"{format_duration(spread['median'])} [{format_duration(spread['min'])}–{format_duration(spread['max'])}]"
-
-
-def words(items):
-    """'a', 'a and b', 'a, b and c'; '' for none."""
-    items = list(items)
-    return "" if not items else items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def plural(count, noun):
@@ -336,7 +319,7 @@ def result_line(summary):
     measured = [short_name(interpreters(summary)[label]) for label in interpreters(summary) if peaks(summary, label)]
     where = f"the loop of step 17 of *Deep Learning from Scratch 3* (`{WORKLOAD}`)"
     if not cpython and not pypy:
-        return (f"**Result:** the committed runs ({words(measured) if measured else 'none'} measured on {where}) "
+        return (f"**Result:** the committed runs ({words(measured) or 'none'} measured on {where}) "
                 f"support no recommendation yet; see {README_LINK}.")
     heads, figures = [], []
     if cpython:

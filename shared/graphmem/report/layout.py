@@ -6,7 +6,8 @@ claim a panel, a mode, a workload or a line that the PNG does not have.
 from dataclasses import dataclass
 
 from graphmem.facts import MODES, VARIANTS
-from graphmem.report.cells import fmt_params, peak
+from graphmem.report.cells import fmt_params, peak, words
+from graphmem.report.claims import AT_BOUND
 from graphmem.report.selection import (
     TIMELINE_WORKLOADS, drawable_budget_sweeps, drawable_sweep, has_snapshots, headline_params, headline_run,
     matching_run,
@@ -14,7 +15,6 @@ from graphmem.report.selection import (
 from graphmem.report.times import time_figure
 
 # A line "sits on" the live-set bound when every point is within this factor of it.
-ON_BOUND_FACTOR = 1.1
 # Two points "coincide" on a chart when their values differ by less than this share.
 COINCIDE_SHARE = 0.05
 # A timeline "falls at its end" when its last snapshot holds no more than this share of the run's peak.
@@ -107,9 +107,9 @@ def stopped_points(panel):
 
 
 def on_bound(panel):
-    """Variants whose every point lies within ON_BOUND_FACTOR of the live-set bound."""
+    """Variants whose every point lies within AT_BOUND of the live-set bound."""
     return [series.variant for series in panel.series
-            if all(panel.bound.get(value) and peak(run) <= ON_BOUND_FACTOR * panel.bound[value]
+            if all(panel.bound.get(value) and peak(run) <= AT_BOUND * panel.bound[value]
                    for value, run in series.points)]
 
 
@@ -176,11 +176,8 @@ def panels(summary, chart):
 
 
 def names(items):
-    """`a`, `a and b`, `a, b and c`."""
-    items = list(items)
-    if not items:
-        return "none"
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+    """`a`, `a and b`, `a, b and c`; `none` for none."""
+    return words(items) or "none"
 
 
 def count_panels(number):

@@ -7,7 +7,7 @@ a claim, the text says so instead of making it.
 from graphmem.facts import MODES, VARIANTS
 from graphmem.report import interpreters, peers
 from graphmem.report.cells import fmt_bytes, fmt_ratio, peak, peak_to_bound, ratio
-from graphmem.report.claims import CLEAR_FACTOR, anchor, compared_workload, four_runs, ok_run
+from graphmem.report.claims import AT_BOUND, CLEAR_FACTOR, anchor, compared_workload, four_runs, ok_run
 from graphmem.report.costs import CAVEATS, cost_pauses, cost_per_op
 from graphmem.report.costs import load_bench  # noqa: F401 (re-exported: test_profile_faults reads bench.json so)
 from graphmem.report.selection import budget_sweeps, collector_owner, workload_names
@@ -15,7 +15,6 @@ from graphmem.report.times import compare_times, fmt_time_figure
 from graphmem.spread import SPREAD_NAME
 
 # A policy "stays at the live set" on a workload when its peak is within this factor of the bound.
-AT_BOUND = 1.1
 # gc_only "peaked above strong" on a workload when its peak is more than this share above strong's.
 ABOVE_SHARE = 0.05
 
