@@ -309,6 +309,10 @@ def test_timing_keeps_the_first_process_collections_and_whether_memray_moved_the
     assert execute.memray_moved_collections({"collection_iterations": [[6, 0], [62, 0]]}, first) is True
     assert execute.memray_moved_collections({"collection_iterations": [[53, 0]]}, first) is False
     assert execute.memray_moved_collections({}, first) is None
+    # a process whose iterations were not all placed keeps only the harness's [generation, arrays, iteration]
+    # list: it is read in the same [iteration, generation] shape before the two are compared
+    assert execute.memray_moved_collections({"gc": {"collections": [[0, 812, 53]]}}, first) is False
+    assert execute.memray_moved_collections({"gc": {"collections": [[0, 812, 52]]}}, first) is True
     # where the collector cannot be watched (no gc.callbacks on PyPy), there are no collector times
     assert checks.timing_statistics([checks.checked_sample({**SAMPLE, "gc": None}, "t")])["collector_seconds"] is None
 

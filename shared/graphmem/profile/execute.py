@@ -192,10 +192,12 @@ def execute(run, python, args, provenance, interpreter=None):
 
 
 def collections_of(result):
-    """Where a process's collections came: `collection_iterations`, or the harness's `gc.collections`."""
+    """Where a process's collections came, as [iteration, generation] pairs: `collection_iterations`, or
+    the same read from the harness's `gc.collections` ([generation, arrays before, iteration])."""
     if result.get("collection_iterations") is not None:
         return result["collection_iterations"]
-    return (result.get("gc") or {}).get("collections")
+    collections = (result.get("gc") or {}).get("collections")
+    return None if collections is None else [[iteration, generation] for generation, _, iteration in collections]
 
 
 def memray_moved_collections(record, first_sample):
