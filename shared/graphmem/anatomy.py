@@ -26,6 +26,7 @@ import numpy as np
 
 from graphmem.adapters import make_adapter
 from graphmem.atomic_files import write_json_atomically
+from graphmem.collector import collector_disabled
 from graphmem.workloads import SEED, SEED_SQUARES
 from graphmem.workloads.bench import square_chain
 
@@ -181,16 +182,11 @@ def anatomy(implementation, size=DEFAULT_SIZE):
     """The cycle anatomy of one implementation, as a JSON-ready dict."""
     ops = make_adapter(implementation)
     scaled = ops.scaled_params({"size": size})["size"]
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_disabled():
         for with_backward in (False, True):  # warm-up: imports, caches and compilations are not the graph's
             build_graph(ops, scaled, with_backward)
         gc.collect()
         phases = {phase: dissect(ops, scaled, phase == "backward") for phase in PHASES}
-    finally:
-        if was_enabled:
-            gc.enable()
     return {"implementation": ops.name, "version": ops.version(), "size": size, "elements": scaled,
             "graph": f"x, then {SEED_SQUARES} squares, on {scaled} "
                      + ("scalar Values" if ops.scalar_scale else "float64 elements"),

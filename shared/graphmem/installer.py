@@ -12,10 +12,19 @@ import shutil
 import subprocess
 import sys
 import venv
+from pathlib import Path
 
 # Requirements uv must never resolve: torch, and any package named after it (torchvision,
 # pytorch-lightning, ...), which would pull it in. A peer needing torch by another name must pin torch too.
 PIP_ONLY = re.compile(r"torch", re.IGNORECASE)
+
+
+def source_files(folder):
+    """The files of a source tree an environment is built from, in a stable order: what its fingerprint
+    hashes (no caches, egg-info or build output)."""
+    folder = Path(folder)
+    return sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                  and ".egg-info" not in str(p) and "build" not in p.relative_to(folder).parts)
 
 
 def uv_binary():

@@ -21,7 +21,6 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 
 from graphmem import installer
 from graphmem.adapters import adapter_class
@@ -79,11 +78,11 @@ def ensure_command(binary, package, log):
     return None if shutil.which(binary) else f"apt-get installed {package} but `{binary}` is still not on PATH"
 
 
-def build(folder, adapter, requirements, log):
-    """Creates the environment and runs each pip step; None, or why it failed."""
+def build(folder, install_steps, requirements, log):
+    """Creates the environment and runs each install step (`requirements` joining the first); None, or why it failed."""
     installer.create(folder)
     python = folder / "bin" / "python"
-    for index, step in enumerate(adapter.install_steps):
+    for index, step in enumerate(install_steps):
         arguments = [*step, *(requirements if index == 0 else [])]
         command = installer.install_command(python, arguments)
         tool = "uv pip" if command[1] == "pip" else "pip"
@@ -122,7 +121,7 @@ def peer_environment(name, env_dir, requirements, *, say=print, prefix="profile-
         say(f"{tool}: preparing the {adapter.name} environment in {folder}")
         if stamp.exists():
             stamp.unlink()
-        problem = build(folder, adapter, requirements, log)
+        problem = build(folder, adapter.install_steps, requirements, log)
         if not problem:
             stamp.write_text(expected)
     if log:
@@ -138,8 +137,7 @@ def variant_fingerprint(folder, requirements):
     """The Python, the requirements and every source file of a variant's folder."""
     digest = hashlib.sha256()
     digest.update(f"{sys.version}\n{sorted(requirements)}\n".encode())
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts
-                       and ".egg-info" not in str(p) and "build" not in p.relative_to(folder).parts):
+    for path in installer.source_files(folder):
         digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
@@ -158,7 +156,7 @@ def variant_environment(variant, env_dir, requirements, *, say=print, prefix="pr
     say(f"{tool}: preparing the {variant} environment in {folder}")
     stamp.unlink(missing_ok=True)
     log = []
-    problem = build(folder, SimpleNamespace(install_steps=((str(source),),)), list(requirements), log)
+    problem = build(folder, ((str(source),),), list(requirements), log)
     (folder / LOG).write_text("\n".join(log))
     if problem:
         return PeerEnvironment(variant, None, None, f"{problem} (log: {folder / LOG})")

@@ -71,8 +71,7 @@ def environment_fingerprint(variant, requirements, interpreter=None):
     for folder in (ROOT / "variants" / variant, COUNTER_PACKAGE):
         if not folder.is_dir():
             continue
-        for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts
-                           and ".egg-info" not in str(p) and "build" not in p.relative_to(folder).parts):
+        for path in installer.source_files(folder):
             digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
