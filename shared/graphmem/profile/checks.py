@@ -12,12 +12,11 @@ from pathlib import Path
 from jsonschema.exceptions import best_match
 
 from graphmem.checkout import now
+from graphmem.profile.capture import RENDERED
 from graphmem.spread import quartiles
 from graphmem.store import run_validator
 from graphmem.workloads import WORKLOADS
 # --- running -----------------------------------------------------------------------
-RENDERED = ("flamegraph", "temporal_flamegraph", "stats")
-SUFFIXES = {"flamegraph": ".flamegraph.html", "temporal_flamegraph": ".temporal.html", "stats": ".stats.json"}
 MEMRAY_FIGURES = ("peak_heap_bytes", "peak_ratio_to_bound", "total_allocations", "total_bytes_allocated", "snapshots")
 # --- checking what a run left -------------------------------------------------------
 class RunFailed(Exception):

@@ -18,7 +18,8 @@ from graphmem.atomic_files import write_atomically
 from graphmem.checkout import display_path, now
 from graphmem.facts import ROOT
 from graphmem.profile import processes
-from graphmem.profile.checks import (RENDERED, SUFFIXES, RunFailed, checked_record, checked_sample, read_result,
+from graphmem.profile.capture import RENDERED, SUFFIXES
+from graphmem.profile.checks import (RunFailed, checked_record, checked_sample, read_result,
                                      timing_statistics)
 from graphmem.profile.environments import memray_unavailable
 from graphmem.profile.pages import REMOTE_REFERENCE, shared_assets
@@ -68,7 +69,7 @@ def call_harness(python, spec, scratch, label, timeout, log):
     except subprocess.TimeoutExpired:
         raise RunFailed(f"{what} timed out after {timeout:g} s") from None
     finally:
-        processes.end_group(child)  # on timeout, interrupt or exit: renderers go with their run
+        processes.end_group(child)  # on timeout, interrupt or exit: whatever it started goes with it
     if returncode != 0:
         what_happened = f"was killed by signal {-returncode}" if returncode < 0 else f"exited with status {returncode}"
         raise RunFailed(f"{what} {what_happened}{last_line(log)}")
@@ -94,7 +95,7 @@ class Attempt:
 
 
 class Measurement:
-    """One run between its two phases: the memory process (memray and its renderers; where memray is
+    """One run between its two phases: the memory process (memray and the files it renders; where memray is
     absent, a process without it), which may run beside other runs' (graphmem.profile.schedule), then the
     timing processes, which run alone. The scratch folder, the log and the record live from the first
     phase to `attempt()`."""

@@ -22,24 +22,18 @@ the loop. Runs on Python 3.9 (PyPy 7.3.11).
 """
 import gc
 import json
-import os
 import platform
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 from graphmem.atomic_files import write_json_atomically
 from graphmem.facts import MODES
+from graphmem.profile.capture import RENDERED, read_capture
 from graphmem.profile.collector_log import CollectorLog, interpreter, iteration_starts, record_keys, set_start_phase
-from graphmem.profile.processes import start
 from graphmem.sizes import format_size
 from graphmem.workloads import code_objects
-
-DEALLOCATORS = {"FREE", "MUNMAP", "PYMALLOC_FREE"}
-MAX_SNAPSHOTS = 200  # memory-over-time points kept per run; the peak one is always among them
-
 
 def address_space_bytes():
     """This process's current virtual memory size (VmSize), which RLIMIT_AS limits."""
@@ -48,58 +42,6 @@ def address_space_bytes():
             if line.startswith("VmSize:"):
                 return int(line.split()[1]) * 1024
     raise RuntimeError("no VmSize in /proc/self/status")
-
-
-def thin_snapshots(snapshots, start_ms, limit=MAX_SNAPSHOTS):
-    """Memory over time as {t (s), heap, rss}, at most `limit` evenly spaced points plus the peak."""
-    points = [{"t": round((s.time - start_ms) / 1000, 4), "heap": int(s.heap), "rss": int(s.rss)}
-              for s in snapshots]
-    if len(points) <= limit:
-        return points
-    step = len(points) / limit
-    keep = {int(i * step) for i in range(limit)} | {len(points) - 1}
-    keep.add(max(range(len(points)), key=lambda i: points[i]["heap"]))
-    return [points[i] for i in sorted(keep)]
-
-
-def allocation_totals(reader):
-    """Number and bytes of allocations (not frees) in a capture, from its records."""
-    from memray import AllocatorType
-
-    count = total = 0
-    for record in reader.get_allocation_records():
-        if AllocatorType(record.allocator).name not in DEALLOCATORS:
-            count += record.n_allocations
-            total += record.size
-    return count, total
-
-
-def render(capture, spec):
-    """Flamegraph, temporal flamegraph (offline HTML) and stats JSON, with memray's CLI, side by side."""
-    commands = {}
-    if spec.get("flamegraph"):
-        commands["flamegraph"] = ["flamegraph", "--no-web", "-f", "-o", spec["flamegraph"]]
-    if spec.get("temporal_flamegraph"):
-        commands["temporal_flamegraph"] = ["flamegraph", "--temporal", "--no-web", "-f", "-o",
-                                           spec["temporal_flamegraph"]]
-    if spec.get("stats"):
-        commands["stats"] = ["stats", "--json", "-f", "-o", spec["stats"]]
-    processes = {}
-    for key, args in commands.items():
-        Path(args[-1]).parent.mkdir(parents=True, exist_ok=True)
-        # In this harness's process group (the driver ends the group with the run), and dead with it.
-        processes[key] = start([sys.executable, "-m", "memray", *args, str(capture)], new_group=False,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    written, problems = {}, []
-    for key, process in processes.items():
-        _, err = process.communicate()
-        path = commands[key][-1]
-        if process.returncode == 0 and os.path.exists(path):
-            written[key] = path
-        else:
-            problems.append(f"memray {commands[key][0]} for {key} failed ({process.returncode}): "
-                            f"{err.strip()[-300:]}")
-    return written, problems
 
 
 class Outcome:
@@ -310,14 +252,8 @@ def measure(spec):
             # line ends where the run really ends, after the final collection.
             time.sleep(interval_ms * 1.5 / 1000)
         gc.enable()
-        with memray.FileReader(capture) as reader:
-            metadata = reader.metadata
-            start_ms = metadata.start_time.timestamp() * 1000
-            snapshots = thin_snapshots(list(reader.get_memory_snapshots()), start_ms)
-            total_allocations, total_bytes = allocation_totals(reader)
-        files, problems = render(capture, spec)
-        memray_numbers = {"peak_heap_bytes": metadata.peak_memory, "total_allocations": total_allocations,
-                          "total_bytes_allocated": total_bytes, "snapshots": snapshots, "files": files}
+        memray_numbers, files, problems = read_capture(capture, {key: spec.get(key) for key in RENDERED})
+        memray_numbers["files"] = files
     else:
         outcome, held_at_return, held_after_collect = run_and_count_held(spec, workload, params, ops, counter)
         gc.enable()

@@ -1,7 +1,7 @@
 """Child processes that belong to their run: one process group per run, gone when the run ends.
 
-The driver starts each harness with `start_new_session=True`, so the harness and the memray
-renderers it starts share one process group of their own, apart from the driver's (a terminal's
+The driver starts each harness with `start_new_session=True`, so the harness and any process
+it starts share one process group of their own, apart from the driver's (a terminal's
 Ctrl-C reaches only the driver, which then ends the run's group itself). Each child also asks
 Linux for SIGKILL when its parent dies (PR_SET_PDEATHSIG), so nothing of a run outlives a driver
 that was killed outright. With --jobs, several runs' groups live at once (their harnesses started
@@ -42,7 +42,7 @@ def start(command, *, new_group, **popen_args):
 
 
 def end_group(process):
-    """Kills the process group `process` leads (the run's harness and its renderers) and reaps the leader."""
+    """Kills the process group `process` leads (the run's harness and its children) and reaps the leader."""
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):

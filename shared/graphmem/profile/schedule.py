@@ -1,6 +1,6 @@
 """When each run's processes run: memray measurements of different runs side by side, timing processes alone.
 
-`--jobs N` runs up to N memray processes (each with the flamegraph and temporal renderers it starts)
+`--jobs N` runs up to N memray processes (each writing its run's flamegraph, temporal and stats files)
 at once, one per thread here, each thread waiting on its run's process group. The timing processes,
 whose times the report compares, run only when no other run of the pipeline is in flight: runs
 whose memray phase is done wait in a queue, and when it is long enough (or nothing else is left to
