@@ -2,6 +2,7 @@
 gives the same memory figures; timing processes never overlap another run; shards partition the matrix;
 summaries written as if by two machines merge into one, and conflicting records are named."""
 import json
+import os
 import random
 import sys
 import threading
@@ -11,7 +12,7 @@ import pytest
 
 from graphmem import merge, store
 from graphmem.profile import driver, plan, schedule
-from graphmem.profile.cli import argument_parser
+from graphmem.profile.cli import argument_parser, checked_options
 
 VARIANT = dezero.VARIANT
 TINY = "size=1000,iterations=3"
@@ -217,3 +218,35 @@ def test_without_uv_everything_goes_through_pip(monkeypatch):
 
     monkeypatch.setattr(installer, "uv_binary", lambda: None)
     assert installer.install_command("py", ["micrograd"])[:4] == ["py", "-m", "pip", "install"]
+
+
+# --- the estimate: from an earlier profile's measured phases where it has them -----------------
+
+def test_the_estimate_takes_each_runs_measured_phases_and_guesses_only_the_rest():
+    args = checked_options(argument_parser().parse_args(["--params", TINY, "--jobs", "2"]))  # five timing processes
+    timed = plan.Run(VARIANT, "seed_loop", "off", (("size", 1000),), None, "default")
+    untimed = plan.Run(VARIANT, "seed_loop", "off", (("size", 2000),), None, "size")
+    assert timed.timed and not untimed.timed
+    earlier = {"phase_seconds": {"memory": 1.5, "timing": 4.0, "timing_processes": 5}, "status": "ok"}
+    failed = {"phase_seconds": {"memory": 99.0, "timing": 0.0, "timing_processes": 0}, "status": "failed"}
+    measured = plan.measured_phases({"runs": {timed.id: earlier, untimed.id: failed}, "peer_runs": {}})
+    assert measured == {timed.id: earlier["phase_seconds"]}, "a failed run's seconds say nothing of a good one"
+    # By hand from ESTIMATED_SECONDS: a memray process 0.8 (rendered: + 0.3), five timing processes of 0.6.
+    assert plan.run_seconds(timed, args) == pytest.approx((1.1, 3.0))
+    assert plan.run_seconds(untimed, args) == pytest.approx((0.8, 0.0))
+    assert plan.run_seconds(timed, args, measured) == (1.5, 4.0)
+    assert plan.plan_estimate([timed, untimed], args, measured) == pytest.approx(5.5 + 0.8)
+    three = checked_options(argument_parser().parse_args(["--params", TINY, "--timing-processes", "3"]))
+    assert plan.run_seconds(timed, three, measured) == pytest.approx((1.5, 1.8)), "measured with 5, run with 3"
+    cores = min(2, os.cpu_count())
+    assert plan.parallel_estimate([timed, untimed], args, measured) == pytest.approx((1.5 + 0.8) / cores + 4.0)
+
+
+def test_each_record_says_how_long_its_processes_took(tmp_path):
+    status, summary = profile(tmp_path, "--workload", "seed_loop", "--mode", "off", "--no-flamegraphs",
+                              "--timing-processes", "2")
+    assert status == 0 and summary["runs"]
+    for record in summary["runs"].values():
+        phases = record["phase_seconds"]
+        assert phases["memory"] > 0 and phases["timing_processes"] == (record.get("timing") or {}).get("processes", 0)
+        assert (phases["timing"] > 0) == bool(phases["timing_processes"])

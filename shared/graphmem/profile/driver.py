@@ -28,7 +28,8 @@ from graphmem.profile.environments import (describe_implementations, host_enviro
 from graphmem.profile.execute import Measurement
 from graphmem.profile.pages import prune_assets
 from graphmem.profile.parsing import SelectionError, parse_interpreters, split_names
-from graphmem.profile.plan import SESSION_LABEL, build_matrix, parallel_estimate, plan_estimate, shard, workloads_record
+from graphmem.profile.plan import (SESSION_LABEL, build_matrix, measured_phases, parallel_estimate, plan_estimate, shard,
+                                   workloads_record)
 from graphmem.profile.schedule import Scheduler
 from graphmem.sizes import format_size
 INTERRUPTED = 130  # the shell's exit status for a command ended by SIGINT
@@ -50,6 +51,15 @@ def commit(attempt, args, summary_path, extras=None):
             if extras:
                 store.add_extras(summary, extras, workloads_record())
         return store.update(summary_path, change, say=lambda text: print(text, flush=True))
+
+
+def with_phase_seconds(done):
+    """The finished run's Attempt, its record saying how long its processes took (phase_seconds)."""
+    timing = done.attempt.record.get("timing") or {}
+    done.attempt.record["phase_seconds"] = {"memory": round(done.memray_seconds, 3),
+                                            "timing": round(done.timing_seconds, 3),
+                                            "timing_processes": timing.get("processes", 0)}
+    return done.attempt
 
 
 @contextlib.contextmanager
@@ -193,7 +203,7 @@ def main(argv=None):
         check_writable([args.reports, args.reports / "assets"])
         summary_path = args.reports / "summary.json"
         with store.locked(summary_path):  # a summary that is not one is set aside now, before anything is measured
-            store.summary_for_update(summary_path, say=lambda text: print(text, flush=True))
+            measured = measured_phases(store.summary_for_update(summary_path, say=lambda text: print(text, flush=True)))
         pythons, environments, broken = prepare_variants(variants, on, own, given, args)
         implementations = prepare_peers(peers, args, given, pythons, environments)
         # Each peer runs on the interpreter of its environment (the session's, unless --interpreter says).
@@ -230,13 +240,13 @@ def main(argv=None):
           "for memory (where memray runs)"
           + (f", and {timed} of them {args.timing_processes} times more without memray for times"
              if args.timing_processes and timed else "")
-          + f"; about {format_duration(parallel_estimate(runs, args))} with --jobs {args.jobs}"
+          + f"; about {format_duration(parallel_estimate(runs, args, measured))} with --jobs {args.jobs}"
           + f"; results merge into {summary_path}", flush=True)
     failed, statuses, merged = [], {}, 0
     outcome, runs_or_extras_saved, started_at, setup_seconds = 0, False, None, None
     schedule = Scheduler(runs, lambda run: Measurement(run, pythons[run.where], args, provenance[run.where],
                                                        environments[run.where]["interpreter"]),
-                         args.jobs, lambda some: plan_estimate(some, args))
+                         args.jobs, lambda some: plan_estimate(some, args, measured))
     previous_term = signal.signal(signal.SIGTERM, terminate_as_interrupt)
     try:
         # Which implementations ran and what a dropped graph leaves in each: merged with the first run.
@@ -250,7 +260,7 @@ def main(argv=None):
             for done in schedule.finished():
                 try:
                     with interrupts_deferred():  # files and record land together, and are counted as kept
-                        commit(done.attempt, args, summary_path, extras)
+                        commit(with_phase_seconds(done), args, summary_path, extras)
                         extras = None
                         merged += 1
                 except OSError as error:

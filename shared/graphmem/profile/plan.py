@@ -218,18 +218,37 @@ def build_matrix(args, on=None):
     return list(runs.values())
 
 
-# Rough costs on a 2-core machine, for the estimate printed before the first run: a memray process
-# (including its renderers), and one timing process; the ETA switches to measured times at once.
-ESTIMATED_SECONDS = {"memray": 2.5, "rendered": 2.5, "timing": 0.7}
+# Rough costs on a 2-core machine, for a run no earlier profile measured: its memray process, the
+# rendering of its files, and one timing process. A peer's processes also import and warm up its library.
+ESTIMATED_SECONDS = {"memray": 0.8, "rendered": 0.3, "timing": 0.6, "peer": 2.0}
 
 
-def plan_estimate(runs, args):
-    seconds = 0.0
-    for run in runs:
-        seconds += ESTIMATED_SECONDS["memray"]
-        seconds += ESTIMATED_SECONDS["rendered"] * (run.kind in ("default", "full") and not args.no_flamegraphs)
-        seconds += ESTIMATED_SECONDS["timing"] * args.timing_processes * run.timed
-    return seconds
+def run_seconds(run, args, measured=None):
+    """(memory, timing) seconds of one run's processes: as an earlier profile measured them (`measured`:
+    run id -> the record's phase_seconds), else from ESTIMATED_SECONDS."""
+    per_process = ESTIMATED_SECONDS["peer"] * bool(run.peer)
+    memory = ESTIMATED_SECONDS["memray"] + per_process + ESTIMATED_SECONDS["rendered"] * (
+        run.kind in ("default", "full") and not args.no_flamegraphs)
+    timing = (ESTIMATED_SECONDS["timing"] + per_process) * args.timing_processes * run.timed
+    earlier = (measured or {}).get(run.id)
+    if earlier is None:
+        return memory, timing
+    # An earlier profile timed this run or not, with its own --timing-processes: its timing phase counts
+    # only when it ran as many processes as this one will.
+    same_timing = earlier.get("timing_processes") == (args.timing_processes if run.timed else 0)
+    return earlier["memory"], earlier["timing"] if same_timing else timing
+
+
+def plan_estimate(runs, args, measured=None):
+    """Seconds the runs' processes take, one after another (run_seconds)."""
+    return sum(sum(run_seconds(run, args, measured)) for run in runs)
+
+
+def measured_phases(summary):
+    """run id -> phase_seconds, for every good run of `summary` that has them."""
+    return {run_id: record["phase_seconds"] for table in ("runs", "peer_runs")
+            for run_id, record in (summary.get(table) or {}).items()
+            if record.get("phase_seconds") and record.get("status") != "failed"}
 
 
 def workloads_record():
@@ -259,8 +278,8 @@ def shard(runs, which, cost=lambda run: 1.0):
     return [run for run in runs if run.id in chosen]
 
 
-def parallel_estimate(runs, args):
+def parallel_estimate(runs, args, measured=None):
     """plan_estimate with --jobs: the memray processes shared among the jobs (the cores permitting),
     the timing processes one after another."""
-    timing = sum(ESTIMATED_SECONDS["timing"] * args.timing_processes * run.timed for run in runs)
-    return (plan_estimate(runs, args) - timing) / max(1, min(args.jobs, os.cpu_count() or 1)) + timing
+    memory, timing = (sum(phase) for phase in zip((0.0, 0.0), *(run_seconds(run, args, measured) for run in runs)))
+    return memory / max(1, min(args.jobs, os.cpu_count() or 1)) + timing
