@@ -62,15 +62,17 @@ class Probe:
     """A Measurement stand-in: memory() waits (on a barrier) until another run's memory() runs beside it,
     times() notes how many others were in flight."""
 
-    def __init__(self, run, log, barrier):
+    def __init__(self, run, log, barrier, partner_seconds=30):
         self.run, self.log, self.barrier, self.failure = run, log, barrier, None
+        self.partner_seconds = partner_seconds  # how long memory() waits for another run's to run beside it
 
     def memory(self):
         with self.log["lock"]:
+            self.log.setdefault("events", []).append("memory")
             self.log["active"] += 1
             self.log["most"] = max(self.log["most"], self.log["active"])
         try:
-            self.barrier.wait(timeout=30)
+            self.barrier.wait(timeout=self.partner_seconds)
         except threading.BrokenBarrierError:
             pass
         with self.log["lock"]:
@@ -80,6 +82,7 @@ class Probe:
 
     def times(self, alone):
         with self.log["lock"]:
+            self.log.setdefault("events", []).append("timing")
             self.log["timings"].append((self.run.id, self.log["active"], alone))
 
     def attempt(self):
@@ -105,6 +108,21 @@ def test_memray_phases_run_side_by_side_and_timing_phases_alone(jobs):
     assert log["most"] == jobs, "memray phases ran side by side, never more than --jobs"
     assert sorted(run_id for run_id, _, _ in log["timings"]) == sorted(run.id for run in runs if run.timed)
     assert all(active == 0 and alone for _, active, alone in log["timings"]), "a timing phase had company"
+
+
+def test_a_full_queue_is_timed_to_the_end_before_the_next_memray_process_starts():
+    runs = runs_of(3 * schedule.QUEUED_PER_JOB * 2, timed_every=1)  # three queues' worth at --jobs 2, all timed
+    log = {"lock": threading.Lock(), "active": 0, "most": 0, "timings": []}
+    barrier = threading.Barrier(2)
+    # A run's memory() waits at most 1 s for a partner: at a queue's end one may have none.
+    with schedule.Scheduler(runs, lambda run: Probe(run, log, barrier, 1), 2, lambda some: len(some)) as scheduler:
+        assert len(list(scheduler.finished())) == len(runs)
+    batches = [len(batch) for batch in "".join("t" if event == "timing" else " " for event in log["events"]).split()]
+    # Each batch is the whole queue: at least its limit (runs whose memray process ended while the others
+    # waited for it join), but the last, which times whatever is left.
+    assert sum(batches) == len(runs) and len(batches) >= 2
+    assert all(size >= schedule.QUEUED_PER_JOB * 2 for size in batches[:-1]), f"a queue left untimed: {batches}"
+    assert log["most"] == 2
 
 
 # --- shards -----------------------------------------------------------------------------------

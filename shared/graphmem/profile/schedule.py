@@ -103,11 +103,15 @@ class Scheduler:
         """Yields a Finished for each run, as each is done (not in plan order when jobs > 1)."""
         self._pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="graphmem-run")
         self.started = self._busy_since = self.clock()  # the figures count from the first run's start
-        memray_seconds = {}
+        memray_seconds, draining = {}, False
         try:
             while self.pending or self._futures or self.queued:
-                flush = self.queued and (len(self.queued) >= self.queue_limit or not self.pending)
-                while not flush and self.pending and len(self._futures) < self.jobs:
+                # Once the queue is long enough (or nothing else is left to start), every queued run is timed
+                # before the next memray process starts: stopping after each timed run instead would leave
+                # the memray processes in flight two at a time only for a moment between timings.
+                draining = bool(self.queued) and (draining or len(self.queued) >= self.queue_limit
+                                                  or not self.pending)
+                while not draining and self.pending and len(self._futures) < self.jobs:
                     run = self.pending.popleft()
                     self._count()
                     self.in_flight[run.id] = "memray"

@@ -22,6 +22,7 @@ from graphmem.report.cells import NOT_MEASURED, fmt_bytes, fmt_count, fmt_params
 from graphmem.report.compared import section_compared
 from graphmem.store import SummaryError, load_summary
 from graphmem.report.headline import PROFILE_COMMAND, provenance_notes, section_headline, status_notes
+from graphmem.report.profile_cost import section_profile_cost
 from graphmem.report.provenance import fmt_checkout, fmt_machine, provenance_groups
 from graphmem.report.selection import REFERENCE_VARIANT, budget_sweeps, chart_plan, collector_owner, matching_run, sweep
 from graphmem.report.claims import anchor
@@ -121,7 +122,7 @@ def section_reproduce(summary):
     parts.append(f"`{PROFILE_COMMAND}` also renders this file; `{REPORT_COMMAND}` renders it again from "
                  "`reports/summary.json` alone"
                  + (f" (last written {summary['updated_at']})." if summary.get("updated_at") else "."))
-    return parts
+    return parts + section_profile_cost(summary)
 
 
 # --- the whole report --------------------------------------------------------------------------
