@@ -330,3 +330,21 @@ def test_summary_files_are_readable_by_everyone(tmp_path):
     path = tmp_path / "summary.json"
     store.merge_runs(path, {"cpython-3.11/strong/a/auto/size=1": record("cpython-3.11/strong/a/auto/size=1", 10)})
     assert path.stat().st_mode & 0o777 == 0o666 & ~atomic_files.UMASK
+
+
+def test_a_rerun_keeps_one_capture_per_run_the_one_of_the_record_kept(tmp_path):
+    from memray import FileReader
+
+    matrix = ["--workload", "seed_loop", "--mode", "auto,off", "--params", "size=1000,iterations=3",
+              "--no-flamegraphs", "--timing-processes", "0"]
+    for _ in range(2):
+        status, summary = run_profile(tmp_path, *matrix)
+        assert status == 0
+    captures = sorted((tmp_path / "captures").rglob("*.bin"))
+    assert len(captures) == len(summary["runs"]) == 2, [path.name for path in captures]
+    assert not [path for path in captures if path.stem.endswith(f"-{os.getpid()}")], "the in-progress name stayed"
+    peaks = set()
+    for path in captures:
+        with FileReader(path) as reader:
+            peaks.add(reader.metadata.peak_memory)
+    assert peaks == {run["peak_heap_bytes"] for run in summary["runs"].values()}, "the capture of the record kept"

@@ -13,6 +13,7 @@ three always agree; see reports/README.md.
 """
 import contextlib
 import dataclasses
+import os
 import signal
 import sys
 import time
@@ -45,6 +46,8 @@ def commit(attempt, args, summary_path, extras=None):
                 write_atomically(args.reports / "assets" / name, body)
         for path, body in attempt.files.items():
             write_atomically(path, body)
+        if attempt.capture:  # one capture per run in build/, not one more per profile
+            os.replace(*attempt.capture)
 
         def change(summary):
             store.add_runs(summary, {attempt.record["id"]: attempt.record}, workloads_record())

@@ -92,6 +92,7 @@ class Attempt:
     record: dict
     files: dict  # path under reports/ -> bytes or str
     assets: dict  # asset name -> text
+    capture: tuple = None  # a good run's memray capture: (where it was written, where it is kept)
 
 
 class Measurement:
@@ -102,9 +103,11 @@ class Measurement:
 
     def __init__(self, run, python, args, provenance, interpreter=None):
         self.run, self.python, self.args = run, python, args
-        # The process id in the name: two profiles in one checkout never write one capture file.
-        self.capture = (args.captures / run.interpreter / run.variant
-                        / f"{run.file_stem}-{hashlib.sha1(run.id.encode()).hexdigest()[:8]}-{os.getpid()}.bin")
+        # Written under a name with the process id, so that two profiles in one checkout never write one
+        # file; a good run's capture then replaces the one an earlier profile kept (driver.commit).
+        stem = f"{run.file_stem}-{hashlib.sha1(run.id.encode()).hexdigest()[:8]}"
+        folder = args.captures / run.interpreter / run.variant
+        self.capture, self.kept_capture = folder / f"{stem}-{os.getpid()}.bin", folder / f"{stem}.bin"
         interpreter = interpreter or interpreter_from_provenance(provenance)
         self.without_memray = memray_unavailable({**provenance, "interpreter": interpreter})
         self.base = {
@@ -169,7 +172,10 @@ class Measurement:
         try:
             if self.failure is None:
                 try:
-                    return staged(self.record, self.args)
+                    attempt = staged(self.record, self.args)
+                    if self.capture.exists():
+                        attempt.capture = (self.capture, self.kept_capture)
+                    return attempt
                 except OSError as error:  # a rendered file vanished from the scratch folder
                     self.failure = f"could not read the run's files: {error}"
             return Attempt(failed_record(self.base, self.failure, keep_log(self.log, self.run, self.args)), {}, {})
