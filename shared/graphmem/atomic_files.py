@@ -24,9 +24,14 @@ def write_atomically(path, data):
         raise
 
 
+def json_text(data):
+    """`data` as the indented JSON every file of ours is written in."""
+    return json.dumps(data, indent=1) + "\n"
+
+
 def write_json_atomically(path, data):
     """`data` as indented JSON, written atomically."""
-    write_atomically(path, json.dumps(data, indent=1) + "\n")
+    write_atomically(path, json_text(data))
 
 
 class NotWritable(Exception):

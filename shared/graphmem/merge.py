@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 from graphmem import store
-from graphmem.atomic_files import write_json_atomically
 from graphmem.checkout import display_path
 from graphmem.facts import ROOT
 
@@ -69,7 +68,7 @@ def main(argv=None):
             os.replace(out, aside)
             print(f"merge: kept the summary that was at {display_path(out)} as {display_path(aside)}")
         copied, missing = copy_pages(merged, sources, out)
-        write_json_atomically(out, merged)
+        store.write_summary(out, merged)
     counts = f"{len(merged['runs'])} runs and {len(merged.get('peer_runs', {}))} peer runs"
     print(f"merge: {counts} from {len(sources)} summaries into {display_path(out)}; {copied} pages copied"
           + (f"; {len(missing)} pages named by records were not beside any input (first: {missing[0]})"

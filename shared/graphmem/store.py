@@ -17,7 +17,7 @@ from pathlib import Path
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from graphmem.atomic_files import write_atomically
+from graphmem.atomic_files import json_text, write_atomically
 from graphmem.checkout import display_path, now
 from graphmem.interpreters import label_for
 
@@ -157,7 +157,7 @@ def content_digest(text):
 
 def write_summary(path, summary):
     """Writes a validated summary atomically and remembers its text as valid."""
-    text = json.dumps(summary, indent=1) + "\n"
+    text = json_text(summary)
     write_atomically(path, text)
     _VALIDATED[Path(path).resolve()] = content_digest(text)
 

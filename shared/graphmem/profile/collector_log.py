@@ -120,10 +120,16 @@ def record_keys(numbers):
     counted = numbers.get("numpy_bytes")
     if counted is not None:
         keys["array_bytes"] = {"peak": counted["peak"], "at_return": counted["live_at_return"]}
-    collections = (numbers.get("gc") or {}).get("collections")
-    if collections is not None and all(iteration is not None for _, _, iteration in collections):
-        keys["collection_iterations"] = [[iteration, generation] for generation, _, iteration in collections]
+    pairs = iteration_pairs((numbers.get("gc") or {}).get("collections"))
+    if pairs is not None and all(iteration is not None for iteration, _ in pairs):
+        keys["collection_iterations"] = pairs
     return keys
+
+
+def iteration_pairs(collections):
+    """[[iteration, generation], ...] from CollectorLog.collections' [generation, arrays before, iteration];
+    None for None."""
+    return None if collections is None else [[iteration, generation] for generation, _, iteration in collections]
 
 
 def iteration_starts(workload, ops, kwargs, counter, codes):

@@ -21,6 +21,7 @@ from graphmem.profile import processes
 from graphmem.profile.capture import RENDERED, SUFFIXES
 from graphmem.profile.checks import (RunFailed, checked_record, checked_sample, read_result,
                                      timing_statistics)
+from graphmem.profile.collector_log import iteration_pairs
 from graphmem.profile.environments import memray_unavailable
 from graphmem.profile.pages import REMOTE_REFERENCE, shared_assets
 from graphmem.store import interpreter_from_provenance
@@ -203,8 +204,7 @@ def collections_of(result):
     the same read from the harness's `gc.collections` ([generation, arrays before, iteration])."""
     if result.get("collection_iterations") is not None:
         return result["collection_iterations"]
-    collections = (result.get("gc") or {}).get("collections")
-    return None if collections is None else [[iteration, generation] for generation, _, iteration in collections]
+    return iteration_pairs((result.get("gc") or {}).get("collections"))
 
 
 def memray_moved_collections(record, first_sample):

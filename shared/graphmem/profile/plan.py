@@ -281,5 +281,6 @@ def shard(runs, which, cost=lambda run: 1.0):
 def parallel_estimate(runs, args, measured=None):
     """plan_estimate with --jobs: the memray processes shared among the jobs (the cores permitting),
     the timing processes one after another."""
-    memory, timing = (sum(phase) for phase in zip((0.0, 0.0), *(run_seconds(run, args, measured) for run in runs)))
+    phases = [run_seconds(run, args, measured) for run in runs]
+    memory, timing = sum(memory for memory, _ in phases), sum(timing for _, timing in phases)
     return memory / max(1, min(args.jobs, os.cpu_count() or 1)) + timing
